@@ -1,0 +1,222 @@
+"""Plain data shared by every part of paperwatch: papers, chats, messages, send errors.
+
+Small frozen dataclasses with no I/O. Everything imports this module; it imports nothing
+of ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+from urllib.parse import quote_plus
+
+# --- papers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper as the core sees it. `id` is the arXiv id without its version."""
+
+    id: str
+    title: str
+    summary: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    published: datetime | None = None  # always timezone-aware when set
+    upvotes: int | None = None
+    version: int | None = None
+    source: str = "ingest"
+    github_url: str | None = None
+    project_url: str | None = None
+    thumbnail_url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The page a person opens: Hugging Face for HF papers, arXiv otherwise."""
+        if self.id.startswith("sample-"):  # bundled demo papers have no page of their own
+            return "https://huggingface.co/papers?q=" + quote_plus(self.title[:120])
+        if self.source == "hf":
+            return f"https://huggingface.co/papers/{self.id}"
+        return f"https://arxiv.org/abs/{self.id}"
+
+
+# --- chats and commands ---------------------------------------------------------------
+
+CHAT_KINDS = ("user", "group", "channel")
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """Where messages go: a platform and the platform's id of the chat.
+
+    kind is "user" for a private chat (one person), "group" or "channel" otherwise.
+    """
+
+    platform: str
+    external_id: str
+    kind: str = "user"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A command line typed by someone, as every adapter reports it.
+
+    `chat` is whose watches the command manages (on Discord: always the member's DM).
+    `is_admin` says whether the sender may configure `chat` (always True in a private chat).
+    """
+
+    chat: ChatRef
+    text: str
+    user_id: str = ""
+    user_name: str = ""
+    is_admin: bool = True
+    reply_chat: ChatRef | None = None  # where the command was typed, when not `chat`
+
+
+# --- neutral rich text ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of text with simple styling; adapters escape and render it natively."""
+
+    text: str
+    bold: bool = False
+    italic: bool = False
+    code: bool = False
+    link: str | None = None
+
+
+Line = tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class RichText:
+    """Lines of spans. The only text format the core produces."""
+
+    lines: tuple[Line, ...] = ()
+
+    @staticmethod
+    def of(*lines: str | Span | Line) -> RichText:
+        """Build from plain strings, single spans or span tuples (one line each)."""
+        out: list[Line] = []
+        for line in lines:
+            if isinstance(line, str):
+                out.append((Span(line),))
+            elif isinstance(line, Span):
+                out.append((line,))
+            else:
+                out.append(tuple(line))
+        return RichText(tuple(out))
+
+    def __add__(self, other: RichText) -> RichText:
+        return RichText(self.lines + other.lines)
+
+    def plain(self) -> str:
+        return "\n".join("".join(s.text for s in line) for line in self.lines)
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button. `command` is the command line it runs when pressed."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one command. `ephemeral`: only the sender should see it."""
+
+    body: RichText
+    buttons: tuple[Button, ...] = ()
+    ephemeral: bool = False
+    ok: bool = True  # False for refusals and errors (adapters may style them)
+
+    @staticmethod
+    def text(*lines: str | Span | Line, ok: bool = True, ephemeral: bool = False) -> Reply:
+        return Reply(RichText.of(*lines), ok=ok, ephemeral=ephemeral)
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    """One message the delivery worker asks an adapter to send."""
+
+    body: RichText
+    buttons: tuple[Button, ...] = ()
+    title: str | None = None  # a heading adapters may render specially (embed title)
+
+
+# --- matching --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatchHit:
+    """Why one watch matched one paper: the phrases found, per field."""
+
+    watch_id: int
+    terms: tuple[tuple[str, str], ...] = field(default=())  # (field, phrase) pairs
+
+    def words(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(phrase for _, phrase in self.terms))
+
+
+# --- send outcomes (raised by adapters, handled by the delivery worker) ----------------
+
+
+class SendError(Exception):
+    """Base of every failure an adapter reports from send()."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientSendError(SendError):
+    """Try again later with backoff (network trouble, 5xx)."""
+
+
+class PermanentSendError(SendError):
+    """Never send to this chat again until it comes back (blocked, removed, unknown)."""
+
+
+class MessageRejected(SendError):
+    """This message can never be sent (the platform refuses its content); the chat is fine.
+    Its rows fail with the reason, the chat stays active, nothing is retried."""
+
+
+class RateLimited(SendError):
+    """The platform asked us to wait. scope is "chat" or "global"."""
+
+    def __init__(self, retry_after: float, scope: str = "chat", reason: str = "") -> None:
+        super().__init__(reason or f"rate limited for {retry_after:.1f}s ({scope})")
+        self.retry_after = retry_after
+        self.scope = scope
+
+
+class ChatMoved(SendError):
+    """The chat has a new id (Telegram group -> supergroup). Resend there."""
+
+    def __init__(self, new_external_id: str) -> None:
+        super().__init__(f"chat moved to {new_external_id}")
+        self.new_external_id = new_external_id
+
+
+# --- what the core needs from an adapter to send ----------------------------------------
+
+
+class Sender(Protocol):
+    """The sending side of an adapter, as the delivery worker uses it."""
+
+    platform: str
+    max_chars: int  # the platform's message limit, in `measure` units
+
+    def measure(self, text: RichText) -> int:
+        """Length of the text once rendered natively (escaping and markup included)."""
+        ...
+
+    async def send(self, chat: ChatRef, message: OutMessage) -> None:
+        """Send or raise a SendError subclass."""
+        ...

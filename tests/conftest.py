@@ -1,0 +1,87 @@
+"""Shared fixtures: a real SQLite file per test (and PostgreSQL when configured), a clock
+the test controls, and the whole app opened on them."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+
+from bot.app import App
+from bot.config import Config
+
+POSTGRES_URL = os.environ.get("PAPERWATCH_TEST_POSTGRES_URL", "")
+
+
+class FakeClock:
+    """A clock tests move by hand: `clock()` is now, `clock.advance(minutes=5)` moves it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def _db_params() -> list[str]:
+    return ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+
+
+@pytest.fixture(params=_db_params())
+async def db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    """A fresh database: a SQLite file, or a private PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'paperwatch.db'}"
+        return
+    import asyncpg
+
+    name = f"pw_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base, _, _db = POSTGRES_URL.rpartition("/")
+    yield f"{base}/{name}"
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def config(db_url: str) -> Config:
+    cfg = Config()
+    return replace(cfg, database=replace(cfg.database, url=db_url))
+
+
+@pytest.fixture
+async def app(config: Config, clock: FakeClock) -> AsyncIterator[App]:
+    async with App(config, clock=clock) as opened:
+        yield opened
+
+
+@pytest.fixture
+def console_out() -> StringIO:
+    return StringIO()
+
+
+@pytest.fixture
+def console(app: App, console_out: StringIO):
+    return app.console(out=console_out, demo=True)
