@@ -1,0 +1,321 @@
+"""The outbox worker: claim due deliveries, plan, coalesce per chat, pace, send, mark.
+
+A delivery row exists before any send; its state changes only after the platform answered.
+Rows are claimed with a lease (a whole chat at a time), so a crashed worker's rows are
+taken over once the lease expires; since at most `concurrency` sends are in flight per
+worker, a crash can repeat at most that many messages.
+
+Per chat, `plan_delivery` decides whether its due alerts may go now: a daily or weekly
+digest waits for its local time, quiet hours wait for their end, and the hourly cap
+(`max_messages_per_hour`) makes the rest wait; a held chat's `hold_until` keeps it out of
+claims until then. What may go is coalesced into one message (a compact list, split only
+at the platform's length limit) under a heading saying what it is ("while you were
+away", "Your daily digest").
+
+Each send waits for a slot from the platform's `Pacer` (overall, per-chat and per-group
+rates, 429 pauses). A slot that would come too late for the lease gives the rows back
+instead. Outcomes: sent; rescheduled (rate limit: not an attempt); retried with
+exponential backoff (transient trouble); failed with the reason (permanent refusals,
+rejected messages, too many attempts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.config import DeliveryConfig
+from bot.metrics import Metrics
+from bot.pacing import Pacers
+from bot.render import AlertItem, Batch, alert_messages, digest_heading
+from bot.scheduler import WEEKDAYS, in_quiet_hours, next_local_time, zone
+from bot.types import (
+    ChatMoved,
+    ChatRef,
+    MessageRejected,
+    PermanentSendError,
+    RateLimited,
+    Sender,
+    SendError,
+)
+from storage import repo
+from storage.models import Chat, Delivery
+
+log = logging.getLogger(__name__)
+
+HOUR = timedelta(hours=1)
+MAX_SLOT_WAIT = 5.0  # seconds: a longer pacing wait gives the rows back for a later round
+
+
+# --- what may go now -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """For one chat and its due alerts: send now (up to `allowed` messages, 0 = no cap)
+    under a heading of `kind`, or hold everything until `hold_until`."""
+
+    send: bool
+    kind: str = "instant"  # instant | away | daily | weekly
+    allowed: int = 0
+    hold_until: datetime | None = None
+    why: str = ""
+
+
+def recent_sends(chat: Chat, now: datetime) -> list[datetime]:
+    """The chat's messages of the last hour, oldest first."""
+    times = sorted(datetime.fromisoformat(t) for t in chat.recent_sends or [])
+    return [t for t in times if t > now - HOUR]
+
+
+def digest_due(chat: Chat, oldest: datetime) -> datetime:
+    """When a digest holding an alert created at `oldest` goes out: the chat's first digest
+    time after it (daily: every day; weekly: on its weekday)."""
+    weekday = chat.digest_day if chat.mode == "weekly" else None
+    return next_local_time(oldest, chat.digest_time, zone(chat.timezone), weekday)
+
+
+def plan_delivery(chat: Chat, oldest: datetime, now: datetime, hourly_cap: int) -> Plan:
+    """Decide for a chat whose alerts (the oldest created at `oldest`) are due at `now`."""
+    digest = chat.mode in ("daily", "weekly")
+    if digest:
+        due = digest_due(chat, oldest)
+        if due > now:
+            return Plan(False, hold_until=due, why=f"{chat.mode} digest")
+    tz = zone(chat.timezone)
+    if chat.quiet_start and chat.quiet_end and in_quiet_hours(now, chat.quiet_start,
+                                                               chat.quiet_end, tz):
+        return Plan(False, hold_until=next_local_time(now, chat.quiet_end, tz),
+                    why="quiet hours")
+    allowed = 0
+    if hourly_cap > 0:
+        recent = recent_sends(chat, now)
+        allowed = hourly_cap - len(recent)
+        if allowed <= 0:
+            return Plan(False, hold_until=recent[-hourly_cap] + HOUR, why="hourly cap")
+    away = chat.muted_until is not None and chat.muted_until <= now and oldest < chat.muted_until
+    kind = "away" if away else (chat.mode if digest else "instant")
+    return Plan(True, kind=kind, allowed=allowed)
+
+
+def describe_schedule(chat: Chat) -> str:
+    """'instant', 'daily digest at 08:00 Europe/Paris', 'weekly digest on Monday 09:00 UTC'."""
+    if chat.mode == "daily":
+        return f"daily digest at {chat.digest_time} {chat.timezone}"
+    if chat.mode == "weekly":
+        return (f"weekly digest on {WEEKDAYS[chat.digest_day].capitalize()} "
+                f"{chat.digest_time} {chat.timezone}")
+    return "instant"
+
+
+# --- the worker ------------------------------------------------------------------------
+
+
+class DeliveryWorker:
+    def __init__(self, sessions: async_sessionmaker, senders: Mapping[str, Sender],
+                 clock: Callable[[], datetime], config: DeliveryConfig | None = None,
+                 worker_id: str | None = None, pacers: Pacers | None = None,
+                 metrics: Metrics | None = None) -> None:
+        self.sessions = sessions
+        self.senders = senders
+        self.clock = clock
+        self.config = config or DeliveryConfig()
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
+        self.pacers = pacers or Pacers(self.config.pacing, wall=clock)
+        self.metrics = metrics or Metrics()
+        self.wake = asyncio.Event()
+
+    def notify(self) -> None:
+        """Something became due: look now instead of at the next poll."""
+        self.wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; sleep between rounds unless woken."""
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:  # a broken round must not end delivery for good
+                log.exception("delivery round failed")
+                handled = 0
+            if handled:
+                continue
+            self.wake.clear()
+            waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=self.config.poll_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def drain(self, max_rounds: int = 1000) -> int:
+        """Deliver until nothing is due right now; return how many rows were handled."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = await self.run_once()
+            if not handled:
+                break
+            total += handled
+        return total
+
+    async def run_once(self) -> int:
+        """One round: claim due rows, send them per chat. Returns the number of rows handled."""
+        now = self.clock()
+        lease_until = now + timedelta(seconds=self.config.lease_seconds)
+        # sends must start early enough to be answered and marked within the lease
+        deadline = time.monotonic() + self.config.lease_seconds * 0.75
+        async with self.sessions.begin() as session:
+            claimed = await repo.claim_due(session, self.worker_id, now, lease_until,
+                                           max_chats=self.config.batch_size,
+                                           platforms=list(self.senders))
+        if not claimed:
+            return 0
+        by_chat: dict[int, list[Delivery]] = {}
+        for row in claimed:
+            by_chat.setdefault(row.chat_id, []).append(row)
+        limit = asyncio.Semaphore(max(1, self.config.concurrency))
+
+        async def one(chat_id: int, rows: list[Delivery]) -> None:
+            async with limit:
+                try:
+                    await self._deliver_chat(chat_id, rows, deadline)
+                except Exception:  # e.g. the database went away mid-chat: the lease
+                    log.exception("delivery to chat %d failed", chat_id)  # brings them back
+
+        await asyncio.gather(*(one(c, r) for c, r in by_chat.items()))
+        return len(claimed)
+
+    async def _load(self, chat_id: int,
+                    rows: Sequence[Delivery]) -> tuple[Chat, list[AlertItem]]:
+        async with self.sessions() as session:
+            chat = await session.get(Chat, chat_id)
+            papers = await repo.papers_by_id(session, [r.paper_id for r in rows])
+            queries = await repo.watch_queries(session, {w for r in rows for w in r.watch_ids})
+        assert chat is not None
+        items = [AlertItem(paper=repo.paper_from_row(papers[r.paper_id]),
+                           why=tuple((f, p) for f, p in r.why),
+                           watch_ids=tuple(r.watch_ids),
+                           watch_queries=tuple(queries[w] for w in r.watch_ids if w in queries))
+                 for r in rows]
+        return chat, items
+
+    async def _deliver_chat(self, chat_id: int, rows: list[Delivery], deadline: float) -> None:
+        chat, items = await self._load(chat_id, rows)
+        ref = repo.chat_ref(chat)
+        sender = self.senders[ref.platform]
+        now = self.clock()
+        cap = self.config.max_messages_per_hour
+        plan = plan_delivery(chat, min(r.created_at for r in rows), now, cap)
+        if not plan.send:
+            async with self.sessions.begin() as session:
+                await repo.release(session, [r.id for r in rows])
+                await repo.set_hold(session, chat_id, plan.hold_until)
+            log.info("held chat=%s:%s alerts=%d until=%s (%s)", ref.platform, ref.external_id,
+                     len(rows), plan.hold_until, plan.why)
+            return
+        row_of = {id(item): row for item, row in zip(items, rows, strict=True)}
+        batches = alert_messages(items, sender.max_chars, sender.measure,
+                                 heading=digest_heading(plan.kind, len(items)))
+        now_sendable = batches[:plan.allowed] if plan.allowed else batches
+        recent = recent_sends(chat, now)
+        pacer = self.pacers(ref.platform)
+
+        def rows_of(part: Sequence[Batch]) -> list[Delivery]:
+            return [row_of[id(item)] for batch in part for item in batch.items]
+
+        for index, batch in enumerate(now_sendable):
+            slot = await pacer.acquire(ref, deadline=min(deadline,
+                                                         pacer.clock() + MAX_SLOT_WAIT))
+            if slot is None:  # no slot soon enough: give the rest back for a later round
+                wait = pacer.wait_time(ref)
+                later = self.clock() + timedelta(seconds=min(wait, self.config.lease_seconds)
+                                                 if wait != float("inf") else 1.0)
+                async with self.sessions.begin() as session:
+                    await repo.release(session, [r.id for r in rows_of(batches[index:])], later)
+                return
+            try:
+                await sender.send(ref, batch.message)
+            except SendError as exc:
+                await self._handle_failure(ref, chat_id, rows_of(batches[index:]), exc)
+                return
+            except Exception as exc:  # an adapter bug must not lose the rows
+                log.exception("send to %s crashed", ref)
+                await self._handle_failure(ref, chat_id, rows_of(batches[index:]),
+                                           SendError(repr(exc)))
+                return
+            finally:
+                slot.release()
+            sent_at = self.clock()
+            recent = (recent + [sent_at])[-cap:] if cap > 0 else []
+            last = index == len(batches) - 1
+            async with self.sessions.begin() as session:
+                await repo.mark_sent(session, [r.id for r in rows_of([batch])], sent_at)
+                await repo.record_sends(session, chat_id, recent)
+                if last and plan.kind == "away" and chat.muted_until is not None:
+                    await repo.end_away(session, chat_id, chat.muted_until)
+            self.metrics.inc("paperwatch_messages_sent_total", platform=ref.platform)
+            self.metrics.inc("paperwatch_alerts_sent_total", len(batch.items),
+                             platform=ref.platform)
+            log.info("sent chat=%s:%s papers=%d", ref.platform, ref.external_id,
+                     len(batch.items))
+        held = batches[len(now_sendable):]
+        if held:  # the hourly cap: the rest waits and goes out with whatever comes next
+            until = recent[-cap] + HOUR
+            async with self.sessions.begin() as session:
+                await repo.release(session, [r.id for r in rows_of(held)])
+                await repo.set_hold(session, chat_id, until)
+            log.info("hourly cap: chat=%s:%s alerts=%d wait until %s", ref.platform,
+                     ref.external_id, len(rows_of(held)), until)
+
+    async def _handle_failure(self, ref: ChatRef, chat_id: int, rows: list[Delivery],
+                              exc: SendError) -> None:
+        ids = [r.id for r in rows]
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            if isinstance(exc, PermanentSendError):
+                log.warning("chat %s:%s refuses messages: %s", ref.platform, ref.external_id,
+                            exc.reason)
+                await repo.set_chat_state(session, chat_id, "blocked", exc.reason)
+                await repo.mark_failed(session, ids, exc.reason)
+            elif isinstance(exc, MessageRejected):
+                log.warning("message to %s:%s refused: %s", ref.platform, ref.external_id,
+                            exc.reason)
+                await repo.mark_failed(session, ids, exc.reason)
+            elif isinstance(exc, ChatMoved):
+                log.info("chat %s:%s moved to %s", ref.platform, ref.external_id,
+                         exc.new_external_id)
+                await repo.move_chat(session, ref, exc.new_external_id)
+                await repo.mark_retry(session, ids, now, exc.reason, count_attempt=False)
+            elif isinstance(exc, RateLimited):
+                log.warning("rate limited on %s for %.1fs (%s)", ref.platform, exc.retry_after,
+                            exc.scope)
+                self.pacers(ref.platform).pause(exc.retry_after,
+                                                None if exc.scope == "global" else ref)
+                self.metrics.inc("paperwatch_rate_limited_total", platform=ref.platform)
+                await repo.mark_retry(session, ids, now + timedelta(seconds=exc.retry_after),
+                                      exc.reason, count_attempt=False)
+            else:
+                attempts = max(r.attempts for r in rows) + 1
+                if attempts >= self.config.max_attempts:
+                    log.error("giving up on %d deliveries to %s:%s after %d attempts: %s",
+                              len(ids), ref.platform, ref.external_id, attempts, exc.reason)
+                    await repo.mark_failed(session, ids,
+                                           f"{exc.reason} (after {attempts} attempts)")
+                else:
+                    delay = self.backoff(attempts)
+                    log.warning("send to %s:%s failed (%s); retry in %.0fs", ref.platform,
+                                ref.external_id, exc.reason, delay)
+                    await repo.mark_retry(session, ids, now + timedelta(seconds=delay),
+                                          exc.reason)
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential backoff with jitter: base * 2^(attempts-1), +-20 %, capped."""
+        base = self.config.retry_base_seconds * (2 ** max(0, attempts - 1))
+        return min(base, self.config.retry_max_seconds) * random.uniform(0.8, 1.2)
+

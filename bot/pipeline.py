@@ -1,0 +1,105 @@
+"""Ingest: store new papers, keep only the never-seen ones, match, enqueue deliveries.
+
+One call is one transaction: a paper is either stored together with every delivery it
+causes, or not at all. Papers already stored are refreshed (upvotes, newer version)
+without alerting. Callers: the source poller, `paperwatch ingest`, the console's /ingest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.metrics import Metrics
+from bot.types import MatchHit, Paper
+from bot.watchset import WatchSet
+from storage import repo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    new: int = 0
+    updated: int = 0
+    deliveries: int = 0
+
+
+def _latest_versions(papers: Sequence[Paper]) -> list[Paper]:
+    """One paper per id: the highest version seen in this batch (first one on a tie)."""
+    best: dict[str, Paper] = {}
+    for paper in papers:
+        kept = best.get(paper.id)
+        if kept is None or (paper.version or 0) > (kept.version or 0):
+            best[paper.id] = paper
+    return list(best.values())
+
+
+class Pipeline:
+    def __init__(self, sessions: async_sessionmaker, watches: WatchSet,
+                 clock: Callable[[], datetime], on_enqueued: Callable[[], None] | None = None,
+                 metrics: Metrics | None = None):
+        self.sessions = sessions
+        self.metrics = metrics or Metrics()
+        self.watches = watches
+        self.clock = clock
+        self.on_enqueued = on_enqueued
+        self._lock = asyncio.Lock()  # one ingest at a time per process keeps the index simple
+
+    async def ingest(self, papers: Sequence[Paper], *, source: str, alert: bool,
+                     updates: Sequence[Paper] = ()) -> IngestResult:
+        """Store and (when alert) match papers; `updates` only refresh stored papers."""
+        async with self._lock:
+            result = await self._ingest(_latest_versions(papers), alert, _latest_versions(updates))
+        self.metrics.inc("paperwatch_papers_ingested_total", result.new, source=source)
+        self.metrics.inc("paperwatch_matches_total", result.deliveries)
+        log.info("ingest source=%s papers=%d new=%d updated=%d deliveries=%d alert=%s",
+                 source, len(papers), result.new, result.updated, result.deliveries, alert)
+        if result.deliveries and self.on_enqueued is not None:
+            self.on_enqueued()
+        return result
+
+    async def _ingest(self, papers: list[Paper], alert: bool,
+                      updates: list[Paper]) -> IngestResult:
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            existing = await repo.papers_by_id(session, [p.id for p in papers + updates])
+            updated = sum(repo.refresh_paper_row(existing[p.id], p, now)
+                          for p in papers + updates if p.id in existing)
+            fresh = [p for p in papers if p.id not in existing]
+            inserted = await repo.insert_new_papers(session, fresh, now)
+            new_papers = [p for p in fresh if p.id in inserted]
+            deliveries = 0
+            if alert and new_papers:
+                await self.watches.refresh(session, now)
+                hits = self.watches.index.match_many(new_papers)
+                deliveries = await self._enqueue(session, hits, now)
+        return IngestResult(new=len(new_papers), updated=updated, deliveries=deliveries)
+
+    async def _enqueue(self, session, hits: dict[str, list[MatchHit]], now: datetime) -> int:
+        """One delivery per (chat, paper), listing every watch of that chat that hit."""
+        watch_chat = await repo.active_watch_ids(
+            session, {h.watch_id for paper_hits in hits.values() for h in paper_hits})
+        rows = []
+        hit_counts: dict[int, int] = {}
+        for paper_id, paper_hits in hits.items():
+            per_chat: dict[int, list[MatchHit]] = {}
+            for hit in paper_hits:
+                if hit.watch_id in watch_chat:
+                    per_chat.setdefault(watch_chat[hit.watch_id], []).append(hit)
+            for chat_id, chat_hits in per_chat.items():
+                why = list(dict.fromkeys(term for h in chat_hits for term in h.terms))
+                rows.append({"chat_id": chat_id, "paper_id": paper_id,
+                             "watch_ids": sorted(h.watch_id for h in chat_hits),
+                             "why": [list(t) for t in why], "state": "pending", "attempts": 0,
+                             "next_attempt_at": now, "created_at": now})
+                for h in chat_hits:
+                    hit_counts[h.watch_id] = hit_counts.get(h.watch_id, 0) + 1
+        inserted = await repo.enqueue_deliveries(session, rows)
+        await repo.add_hits(session, hit_counts)
+        return inserted
