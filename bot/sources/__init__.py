@@ -1,0 +1,1 @@
+"""Paper sources: one module per source, each turning outside items into `Paper`."""
