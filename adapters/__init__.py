@@ -1,0 +1,1 @@
+"""Chat-platform adapters: native updates <-> neutral Incoming/Reply, and send()."""
