@@ -1,0 +1,230 @@
+"""Wiring: configuration -> storage -> watch index -> pipeline, commands, delivery, adapters.
+
+The one module that knows every part. `App` is opened once per process (`async with App(cfg)`)
+and then runs the console, an ingest, or the whole bot inside one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from adapters.console import ConsoleAdapter
+from bot.commands import Commands
+from bot.config import Config
+from bot.delivery import DeliveryWorker
+from bot.health import HealthServer
+from bot.metrics import Metrics
+from bot.pacing import Pacers
+from bot.paper_file import load_papers
+from bot.pipeline import Pipeline
+from bot.scheduler import DailyPoster, TrendingFetch, stored_trending_fetch
+from bot.types import Paper, Sender
+from bot.watchset import WatchSet
+from storage import db
+
+log = logging.getLogger(__name__)
+
+
+ROLES = ("all", "gateway", "worker", "scheduler")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def sample_papers_path() -> Path:
+    """The bundled sample of real papers used by `paperwatch demo`."""
+    return Path(str(resources.files("bot.data").joinpath("sample_papers.jsonl")))
+
+
+class App:
+    """Everything one paperwatch process needs, opened and closed together."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker
+
+    def __init__(self, config: Config, clock: Callable[[], datetime] = utcnow) -> None:
+        self.config = config
+        self.clock = clock
+        self.senders: dict[str, Sender] = {}
+        self.watches = WatchSet()
+        self.metrics = Metrics()
+
+    async def __aenter__(self) -> App:
+        self.engine = db.create_engine(self.config.database.url)
+        if self.config.database.auto_upgrade:
+            await db.upgrade(self.engine)
+        self.sessions = db.session_factory(self.engine)
+        async with self.sessions() as session:
+            await self.watches.refresh(session, self.clock())
+        # one set of pacers per process: alerts and daily posts share the platform limits
+        self.pacers = Pacers(self.config.delivery.pacing, wall=self.clock)
+        self.delivery = DeliveryWorker(self.sessions, self.senders, self.clock,
+                                       self.config.delivery, pacers=self.pacers,
+                                       metrics=self.metrics)
+        self.daily = DailyPoster(self.sessions, self.senders, self.clock,
+                                 config=self.config.delivery, pacers=self.pacers,
+                                 fetch=self._trending_fetch())
+        self.pipeline = Pipeline(self.sessions, self.watches, self.clock,
+                                 on_enqueued=self.delivery.notify, metrics=self.metrics)
+        self.commands = Commands(self.sessions, self.watches, self.clock, self.config.limits,
+                                 on_deliverable=self.delivery.notify,
+                                 delivery=self.config.delivery,
+                                 on_daily_changed=self.daily.notify)
+        return self
+
+    def _trending_fetch(self) -> TrendingFetch:
+        """The day's trending papers for daily posts: the live Hugging Face list when that
+        source is enabled (upvotes move all day), else, or when HF cannot be read, the
+        papers stored from earlier polls."""
+        stored = stored_trending_fetch(self.sessions)
+        hf = self.config.sources.hf
+        if not hf.enabled:
+            return stored
+
+        async def fetch(day: date) -> list[Paper]:
+            import aiohttp
+
+            from bot.sources.hf_daily import fetch_trending
+            from bot.sources.http import FetchError
+
+            try:
+                async with aiohttp.ClientSession() as http_session:
+                    return await fetch_trending(http_session, hf, day,
+                                                http=self.config.sources.http)
+            except FetchError as exc:
+                log.warning("trending list of %s unreadable (%s); using stored papers",
+                            day, exc)
+                return await stored(day)
+        return fetch
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.engine.dispose()
+
+    def add_sender(self, sender: Sender) -> None:
+        self.senders[sender.platform] = sender
+
+    async def ingest_file(self, path: str | Path) -> str:
+        """Ingest a JSON / JSON Lines file as a source would; every new paper may alert."""
+        try:
+            report = load_papers(path)
+        except OSError as exc:
+            return f"Can't read {path}: {exc.strerror or exc}"
+        result = await self.pipeline.ingest(report.papers, source="ingest", alert=True)
+        lines = [f"Ingested {len(report.papers)} papers from {Path(path).name}: {result.new} new, "
+                 f"{result.updated} updated, {result.deliveries} alerts queued."]
+        if report.errors:
+            lines.append(f"Refused {len(report.errors)} item(s):")
+            lines += [f"  {error}" for error in report.errors[:20]]
+            if len(report.errors) > 20:
+                lines.append(f"  … and {len(report.errors) - 20} more")
+        return "\n".join(lines)
+
+    def console(self, out: TextIO | None = None, demo: bool = False) -> ConsoleAdapter:
+        """A console chat on this app; deliveries are flushed after every line."""
+        extra = {"/ingest": self._console_ingest}
+        if demo:
+            extra["/publish"] = self._publish_sample
+        console = ConsoleAdapter(self.commands.dispatch, out=out, extra_commands=extra,
+                                 after_line=self.flush_deliveries)
+        self.add_sender(console)
+        return console
+
+    async def _console_ingest(self, arg: str) -> str:
+        if not arg:
+            return "Usage: /ingest PATH (a JSON or JSON Lines file of papers)"
+        return await self.ingest_file(Path(arg).expanduser())
+
+    async def _publish_sample(self, _arg: str) -> str:
+        report = load_papers(sample_papers_path())
+        today = self.clock()
+        papers = [replace(p, published=today) for p in report.papers]
+        result = await self.pipeline.ingest(papers, source="demo", alert=True)
+        if result.new == 0:
+            return "The sample papers were published already (restart the demo to try again)."
+        return (f"Published today's {result.new} sample papers; "
+                f"{result.deliveries} match your watches.")
+
+    async def flush_deliveries(self) -> int:
+        """Deliver everything due now (console runs and tests)."""
+        return await self.delivery.drain()
+
+    async def run_console(self, stream: TextIO | None = None, out: TextIO | None = None,
+                          demo: bool = False, prompt: bool = False) -> None:
+        console = self.console(out=out, demo=demo)
+        await console.run(stream, prompt=prompt)
+        await self.flush_deliveries()
+
+    def health_server(self) -> HealthServer:
+        http = self.config.http
+        return HealthServer(self.sessions, self.metrics, self.senders, self.clock,
+                            listen=http.listen, port=http.port)
+
+    def _platform_adapters(self) -> list:
+        """The enabled chat platforms (their libraries are imported only when enabled)."""
+        adapters: list = []
+        if self.config.telegram.enabled:
+            from adapters.telegram_bot import TelegramAdapter
+
+            adapters.append(TelegramAdapter(self.config.telegram, self.commands))
+        if self.config.discord.enabled:
+            from adapters.discord_bot import DiscordAdapter
+
+            adapters.append(DiscordAdapter(self.config.discord, self.commands))
+        return adapters
+
+    def _scheduled_jobs(self, stop: asyncio.Event) -> list[asyncio.Task]:
+        """Daily posts (one row per chat and day) and source polls (each once per interval
+        cluster-wide, through a claimed row)."""
+        from bot.sources.poller import SourcePoller, build_sources
+
+        tasks = [asyncio.create_task(self.daily.run(stop), name="daily-posts")]
+        sources = build_sources(self.config.sources)
+        if sources:
+            poller = SourcePoller(sources, self.pipeline, self.sessions, self.clock)
+            tasks.append(asyncio.create_task(poller.run(stop), name="sources"))
+        return tasks
+
+    async def run(self, stop: asyncio.Event, role: str = "all") -> None:
+        """The bot until `stop` is set. Roles split the work over processes: "gateway"
+        receives from the platforms (one per bot), "worker" delivers (any number),
+        "scheduler" polls sources and posts daily digests (run once cluster-wide, guarded
+        by claimed rows), "all" does everything."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        started = []
+        tasks: list[asyncio.Task] = []
+        health = self.health_server() if self.config.http.enabled else None
+        try:
+            for adapter in self._platform_adapters():
+                await adapter.start(receive=role in ("all", "gateway"))
+                self.add_sender(adapter)  # only once running: the worker never sees it down
+                started.append(adapter)
+            if not self.senders:
+                log.warning("no chat platform is enabled: set [telegram] or [discord] "
+                            "enabled = true")
+            if health is not None:
+                await health.start()
+            if role in ("all", "worker"):
+                tasks.append(asyncio.create_task(self.delivery.run(stop)))
+            if role in ("all", "scheduler"):
+                tasks += self._scheduled_jobs(stop)
+            log.info("paperwatch running: role=%s platforms=%s", role,
+                     ",".join(self.senders) or "none")
+            await stop.wait()
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for adapter in reversed(started):  # after the worker: in-flight sends finish
+                await adapter.stop()
+            if health is not None:
+                await health.stop()
