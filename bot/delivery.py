@@ -119,6 +119,19 @@ def describe_schedule(chat: Chat) -> str:
 # --- the worker ------------------------------------------------------------------------
 
 
+def send_outcome(exc: SendError) -> str:
+    """The `outcome` label of a failed send in the metrics."""
+    if isinstance(exc, RateLimited):
+        return "rate_limited"
+    if isinstance(exc, PermanentSendError):
+        return "refused"
+    if isinstance(exc, MessageRejected):
+        return "rejected"
+    if isinstance(exc, ChatMoved):
+        return "moved"
+    return "error"
+
+
 class DeliveryWorker:
     def __init__(self, sessions: async_sessionmaker, senders: Mapping[str, Sender],
                  clock: Callable[[], datetime], config: DeliveryConfig | None = None,
@@ -239,18 +252,22 @@ class DeliveryWorker:
                 async with self.sessions.begin() as session:
                     await repo.release(session, [r.id for r in rows_of(batches[index:])], later)
                 return
+            started = time.perf_counter()
             try:
                 await sender.send(ref, batch.message)
             except SendError as exc:
+                self._count_send(ref.platform, send_outcome(exc), started)
                 await self._handle_failure(ref, chat_id, rows_of(batches[index:]), exc)
                 return
             except Exception as exc:  # an adapter bug must not lose the rows
+                self._count_send(ref.platform, "error", started)
                 log.exception("send to %s crashed", ref)
                 await self._handle_failure(ref, chat_id, rows_of(batches[index:]),
                                            SendError(repr(exc)))
                 return
             finally:
                 slot.release()
+            self._count_send(ref.platform, "sent", started)
             sent_at = self.clock()
             recent = (recent + [sent_at])[-cap:] if cap > 0 else []
             last = index == len(batches) - 1
@@ -272,6 +289,11 @@ class DeliveryWorker:
                 await repo.set_hold(session, chat_id, until)
             log.info("hourly cap: chat=%s:%s alerts=%d wait until %s", ref.platform,
                      ref.external_id, len(rows_of(held)), until)
+
+    def _count_send(self, platform: str, outcome: str, started: float) -> None:
+        self.metrics.inc("paperwatch_sends_total", platform=platform, outcome=outcome)
+        self.metrics.observe("paperwatch_send_latency_seconds", time.perf_counter() - started,
+                             platform=platform)
 
     async def _handle_failure(self, ref: ChatRef, chat_id: int, rows: list[Delivery],
                               exc: SendError) -> None:

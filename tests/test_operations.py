@@ -47,6 +47,8 @@ async def test_healthz_and_metrics(app, clock, console, tmp_path):
         assert "paperwatch_matches_total 1" in text
         assert 'paperwatch_deliveries{state="sent"} 1' in text
         assert "paperwatch_queue_depth 0" in text
+        assert 'paperwatch_sends_total{outcome="sent",platform="console"} 1' in text
+        assert 'paperwatch_send_latency_seconds_count{platform="console"} 1' in text
     finally:
         await server.stop()
 

@@ -105,6 +105,11 @@ async def test_rate_limit_reschedules_without_counting_an_attempt(app, clock, tm
     clock.advance(seconds=13)
     await app.flush_deliveries()
     assert len(sender.sent) == 1
+    platform = sender.platform
+    assert app.metrics.value("paperwatch_rate_limited_total", platform=platform) == 1
+    assert app.metrics.value("paperwatch_sends_total", platform=platform,
+                             outcome="rate_limited") == 1
+    assert app.metrics.value("paperwatch_sends_total", platform=platform, outcome="sent") == 1
 
 
 async def test_a_rejected_message_fails_alone_and_the_chat_stays_active(app, tmp_path):
