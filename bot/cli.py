@@ -1,4 +1,5 @@
-"""The `paperwatch` command line: demo, console, ingest, run, db upgrade, check-config, status.
+"""The `paperwatch` command line: demo, console, ingest, run, db upgrade, check-config, status,
+backfill.
 
 Run as `paperwatch SUBCOMMAND` (installed console script) or `python -m bot SUBCOMMAND`.
 """
@@ -11,6 +12,7 @@ import signal
 import sys
 import tempfile
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import text
@@ -20,6 +22,7 @@ from bot.app import ROLES, App
 from bot.config import Config, ConfigError, load_config, require_tokens
 from bot.logs import configure_logging
 from bot.scheduler import queue_report
+from bot.sources.backfill import SOURCES, BackfillError, backfill
 from storage import db
 
 
@@ -45,7 +48,24 @@ def _parser() -> argparse.ArgumentParser:
     with_config(dbsub.add_parser("upgrade", help="apply Alembic migrations"))
     with_config(sub.add_parser("check-config", help="validate the configuration and connect"))
     with_config(sub.add_parser("status", help="the delivery queue and daily posts, now"))
+    backfill = with_config(sub.add_parser(
+        "backfill", help="fetch a source's history over a date range and store it"))
+    backfill.add_argument("--source", required=True, choices=SOURCES)
+    backfill.add_argument("--since", required=True, type=_date, metavar="YYYY-MM-DD")
+    backfill.add_argument("--until", type=_date, metavar="YYYY-MM-DD",
+                          help="last day, included (default: today, UTC)")
+    backfill.add_argument("--alert", action="store_true",
+                          help="alert the watches on papers new to the database")
+    backfill.add_argument("--max", type=int, default=10_000, dest="max_papers",
+                          help="arXiv: at most this many papers (default 10000)")
     return parser
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (expected YYYY-MM-DD)") from None
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -120,6 +140,19 @@ async def _check(cfg: Config) -> int:
     return 0
 
 
+async def _backfill(cfg: Config, args: argparse.Namespace) -> int:
+    async with App(cfg) as app:
+        try:
+            report = await backfill(app.pipeline, cfg.sources, args.source, args.since,
+                                    args.until or app.clock().date(), alert=args.alert,
+                                    max_papers=args.max_papers)
+        except BackfillError as exc:
+            print(f"backfill: {exc}", file=sys.stderr)
+            return 2
+    print(report)
+    return 1 if report.errors and not report.fetched else 0
+
+
 async def _status(cfg: Config) -> None:
     # straight to the database: no migration and no watch index, so it is cheap on a live bot
     engine = db.create_engine(cfg.database.url)
@@ -157,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_upgrade(cfg))
         elif args.command == "check-config":
             return asyncio.run(_check(cfg))
+        elif args.command == "backfill":
+            return asyncio.run(_backfill(cfg, args))
         elif args.command == "status":
             asyncio.run(_status(cfg))
     except ConfigError as exc:

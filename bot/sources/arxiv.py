@@ -276,8 +276,11 @@ class ArxivExportClient:
 
     async def submitted_between(self, session: aiohttp.ClientSession, start: datetime,
                                 end: datetime, categories: Sequence[str],
-                                max_results: int = 2000) -> ExportResult:
-        """Papers of `categories` submitted in [start, end], newest first, paging the API."""
+                                max_results: int = 2000,
+                                on_page: Callable[[int, int], None] | None = None
+                                ) -> ExportResult:
+        """Papers of `categories` submitted in [start, end], newest first, paging the API;
+        `on_page(done, expected)` is told after every page."""
         cats = " OR ".join(f"cat:{c}" for c in categories)
         window = f"submittedDate:[{start.astimezone(UTC):%Y%m%d%H%M} TO " \
                  f"{end.astimezone(UTC):%Y%m%d%H%M}]"
@@ -302,6 +305,9 @@ class ArxivExportClient:
             empty_tries = 0
             result.papers += page.papers
             offset += count
+            if on_page is not None:
+                on_page(offset, min(max_results, page.total if page.total is not None
+                                    else max_results))
             if page.total is not None and offset >= page.total:
                 break
         else:
@@ -360,7 +366,7 @@ class ArxivSource:
                 status = "error"  # the gap stays open: since is not advanced, retried next cycle
                 notes.append(f"back-fill failed: {exc.reason}")
             else:
-                kept = [p for p in filled.papers if self._wanted(p)]
+                kept = [p for p in filled.papers if self.wanted(p)]
                 added = [p for p in kept if p.id not in papers]
                 papers.update((p.id, p) for p in added)
                 skipped += filled.skipped
@@ -371,7 +377,7 @@ class ArxivSource:
         return FetchResult(tuple(papers.values()), tuple(listing.updates), status=status,
                            note="; ".join(notes), skipped=skipped)
 
-    def _wanted(self, paper: Paper) -> bool:
+    def wanted(self, paper: Paper) -> bool:
         """Back-filled papers: cross-lists only when configured (primary category first)."""
         if self.cfg.include_cross:
             return True
