@@ -344,6 +344,7 @@ async def queue_report(sessions: async_sessionmaker, clock: Callable[[], datetim
     now = (clock or (lambda: datetime.now(UTC)))()
     async with sessions() as session:
         stats = await repo.queue_stats(session, now)
+        sources = await repo.all_source_states(session)
     per_platform: dict[str, dict[str, int]] = {}
     for platform, state, count in stats["by_state"]:
         per_platform.setdefault(platform, {})[state] = count
@@ -369,4 +370,12 @@ async def queue_report(sessions: async_sessionmaker, clock: Callable[[], datetim
     if stats["failed_reasons"]:
         lines.append("Failures in the last 24 h:")
         lines += [f"  {n} × {reason}" for reason, n in stats["failed_reasons"]]
+    def ago(moment: datetime | None) -> str:
+        return f"{_ago(moment, now)} ago" if moment else "never"
+
+    lines.append("Sources" if sources else "Sources: none polled yet")
+    for state in sources:
+        lines.append(f"  {state.name}: {state.last_status or '-'}, last success "
+                     f"{ago(state.last_success_at)}, last try {ago(state.last_attempt_at)}"
+                     + (f" — {state.last_note}" if state.last_note else ""))
     return "\n".join(lines)

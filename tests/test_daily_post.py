@@ -213,3 +213,9 @@ async def test_queue_report_names_what_waits_and_why(app, clock):
     await setup_daily(app, "on 12:00 UTC")
     report = await queue_report(app.sessions, clock)
     assert report.startswith("Delivery queue") and "Due now: 0" in report
+    assert "Sources: none polled yet" in report
+    async with app.sessions.begin() as session:
+        await repo.save_source_state(session, "hf", last_success_at=clock() - timedelta(
+            minutes=5), last_status="error", last_note="HTTP 503, gave up after 3 tries")
+    report = await queue_report(app.sessions, clock)
+    assert "  hf: error, last success 5m ago, last try never — HTTP 503, gave up" in report
