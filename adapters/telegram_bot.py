@@ -12,6 +12,9 @@ and commands posted in the channel configure that channel. Inline buttons carry 
 line ("/unwatch #3") as callback_data; pressing one runs it in the button's chat and the
 answer comes back through answerCallbackQuery.
 
+The bot's own membership updates (`my_chat_member`: blocked or unblocked by a person,
+removed from or added to a group) switch the chat off or on in the core at once.
+
 Everything is sent in HTML parse mode with every outside string escaped (`render_html`).
 send() maps Telegram's refusals onto the core's send errors; it never retries by itself
 except once as plain text when Telegram cannot parse the HTML.
@@ -53,6 +56,7 @@ from telegram.error import (
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -84,7 +88,9 @@ log = logging.getLogger(__name__)
 MAX_CHARS = 4096  # per message, after entity parsing
 MAX_ANSWER_CHARS = 200  # answerCallbackQuery text
 MAX_CALLBACK_BYTES = 64  # callback_data
-ALLOWED_UPDATES = ("message", "channel_post", "callback_query")
+ALLOWED_UPDATES = ("message", "channel_post", "callback_query", "my_chat_member")
+# the bot's own membership: blocked/unblocked by a person, removed from/added to a group
+PRESENT_STATUSES = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 ADMIN_STATUSES = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 LINK_SCHEMES = ("http://", "https://", "tg://")
 SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -309,6 +315,8 @@ class TelegramAdapter:
             filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT,
             self._on_command))
         application.add_handler(CallbackQueryHandler(self._on_button))
+        application.add_handler(ChatMemberHandler(self._on_membership,
+                                                  ChatMemberHandler.MY_CHAT_MEMBER))
         application.add_error_handler(self._on_error)
         return application
 
@@ -500,6 +508,19 @@ class TelegramAdapter:
         reply = await self.commands.dispatch(
             self._incoming(chat, query.from_user, data, is_admin))
         await self._answer(query, reply.body.plain(), alert=not reply.ok)
+
+    async def _on_membership(self, update: Update,
+                             _context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = update.my_chat_member
+        if change is None:
+            return
+        member = change.new_chat_member
+        present = member.status in PRESENT_STATUSES or (
+            member.status == ChatMember.RESTRICTED and getattr(member, "is_member", False))
+        ref = chat_ref(change.chat)
+        reason = ("bot was blocked by the user" if ref.kind == "user"
+                  else f"bot was removed from the chat ({member.status})")
+        await self.commands.membership_changed(ref, present, reason)
 
     async def _answer(self, query: Any, text: str, alert: bool = False) -> None:
         try:

@@ -218,6 +218,21 @@ class Commands:
         if self.on_daily_changed is not None:
             self.on_daily_changed()
 
+    async def membership_changed(self, ref: ChatRef, present: bool, reason: str) -> None:
+        """The platform says the bot was blocked or removed (present=False), or is back in
+        the chat: stop matching and sending to it, or take it up again, without waiting for
+        a refused send or a /start."""
+        async with self.sessions.begin() as session:
+            chat = await repo.find_chat(session, ref)
+            if chat is None or (chat.state == "blocked") != present:
+                return
+            await repo.set_chat_state(session, chat.id, "active" if present else "blocked",
+                                      None if present else reason)
+        log.info("chat %s:%s %s", ref.platform, ref.external_id,
+                 "is back" if present else f"gone: {reason}")
+        if present:
+            self._notify()
+
     async def watch_choices(self, ref: ChatRef, typed: str = "") -> list[tuple[int, str]]:
         """(position, query) of a chat's watches whose text contains `typed` (autocomplete)."""
         async with self.sessions() as session:

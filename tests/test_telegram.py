@@ -327,6 +327,43 @@ async def test_blocked_by_the_user_stops_sending_until_start(app, telegram, fake
     assert (await chat_row(app, "42")).state == "active"
 
 
+async def _membership(app, fake, where: dict, status: str, sender: dict, expect: str):
+    """Telegram tells the bot its own membership changed; wait until the chat row shows it."""
+    bot = fake._me()
+    await fake.push_update({"my_chat_member": {
+        "chat": where, "from": sender, "date": 1_790_000_000,
+        "old_chat_member": {"user": bot, "status": "member"},
+        "new_chat_member": {"user": bot, "status": status, "until_date": 0}}})
+    for _ in range(int(WAIT / 0.02)):
+        row = await chat_row(app, str(where["id"]))
+        if row.state == expect:
+            return row
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"chat {where['id']} never became {expect}")
+
+
+async def test_a_block_is_known_before_any_send_and_an_unblock_needs_no_start(
+        app, telegram, fake, tmp_path):
+    await _watching(fake)
+    row = await _membership(app, fake, PRIVATE, "kicked", ANN, expect="blocked")
+    assert row.state_reason == "bot was blocked by the user"
+    await ingest(app, tmp_path, paper_item("2601.00020", "Federated learning, while blocked"))
+    assert await rows(app) == []  # a blocked chat is not even matched: nothing queued
+    await _membership(app, fake, PRIVATE, "member", ANN, expect="active")
+    await ingest(app, tmp_path, paper_item("2601.00021", "Federated learning, back"),
+                 name="b.jsonl")
+    await app.flush_deliveries()
+    assert fake.accepted(42)[-1].plain.startswith("Federated learning, back")
+
+
+async def test_removed_from_a_group_stops_its_alerts(app, telegram, fake, tmp_path):
+    group = chat(-777, "supergroup", "Lab")
+    fake.set_member(-777, 501, "creator")
+    await _watching(fake, group, user(501, "Bo"), "diffusion")
+    row = await _membership(app, fake, group, "left", user(501, "Bo"), expect="blocked")
+    assert row.state_reason == "bot was removed from the chat (left)"
+
+
 async def test_group_upgraded_to_supergroup_moves_its_watches_and_resends(
         app, telegram, fake, tmp_path):
     old = chat(-555, "group", "Reading group")
