@@ -141,10 +141,27 @@ class DiscordAdapter:
         else:
             client = discord.Client(**options)
         client.paperwatch = self  # type: ignore[attr-defined]  # for CommandButton presses
+
+        async def on_guild_remove(guild: discord.Guild) -> None:
+            await self._guild_membership(guild, present=False)
+
+        async def on_guild_join(guild: discord.Guild) -> None:
+            await self._guild_membership(guild, present=True)
+
+        client.event(on_guild_remove)
+        client.event(on_guild_join)
         client.add_dynamic_items(CommandButton)
         self.tree = build_tree(client, tuple(self.specs.values()), self)
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         return client
+
+    async def _guild_membership(self, guild: discord.Guild, present: bool) -> None:
+        """Kicked from a server (or it was deleted): its channels' daily posts stop at once;
+        invited back: they resume."""
+        reason = f"bot was removed from the server {guild.name!r}"
+        for channel in guild.channels:
+            await self.commands.membership_changed(
+                ChatRef("discord", str(channel.id), "channel"), present, reason)
 
     async def start(self, receive: bool = True) -> None:
         """Log in (raises discord.LoginFailure on a bad token), sync the slash commands if

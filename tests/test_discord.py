@@ -494,3 +494,28 @@ async def test_a_long_429_surfaces_to_the_delivery_worker(app, fake, tmp_path, b
         await bot.send(ChatRef("discord", str(NEWS), "channel"), OutMessage(RichText.of("x")))
     assert caught.value.retry_after == 90.0 and caught.value.scope == "global"
     assert (await chat_row(app, ChatRef("discord", str(ANN_ID)))).state == "active"
+
+
+async def _chat_state(app, ref: ChatRef, expect: str):
+    for _ in range(int(WAIT / 0.02)):
+        row = await chat_row(app, ref)
+        if row is not None and row.state == expect:
+            return row
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{ref} never became {expect}")
+
+
+async def test_kicked_from_a_server_its_channels_stop_and_resume_when_invited_back(
+        app, fake, bot):
+    news = ChatRef("discord", str(NEWS), "channel")
+    await slash(fake, "daily", {"action": "on", "time": "07:30"}, guild_id=GUILD,
+                channel_id=NEWS, permissions=MEMBER | MANAGE_GUILD)
+    assert (await chat_row(app, news)).state == "active"
+    await fake.dispatch("GUILD_DELETE", {"id": str(GUILD)})  # kicked: no "unavailable"
+    row = await _chat_state(app, news, "blocked")
+    assert row.state_reason == "bot was removed from the server 'ML lab'"
+    assert await chat_row(app, ChatRef("discord", str(GENERAL), "channel")) is None
+    invited = guild(GUILD, [GENERAL, NEWS])
+    del invited["unavailable"]  # a join, not an outage ending
+    await fake.dispatch("GUILD_CREATE", invited)
+    await _chat_state(app, news, "active")
