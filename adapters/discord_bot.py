@@ -11,6 +11,9 @@ it, wherever it was typed; alerts go to that member by DM and command answers ar
 ephemeral. `/daily` configures the daily post of a server channel; only members with
 Manage Server may run it (checked at run time, not only hidden by default permissions).
 
+Membership: kicked from a server (GUILD_DELETE without "unavailable"), its channels are
+switched off in the core at once; invited back (GUILD_CREATE as a join), on again.
+
 Sending: a "user" chat is a member (open the DM channel, then post), a "channel" chat is
 a server channel. Alerts are embeds (`adapters.discord_render`) with persistent buttons
 under personal ones. The client is created with `AllowedMentions.none()`, so paper text
