@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from bot.types import ChatRef, Incoming
+from bot.watchset import WatchSet
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -98,3 +101,18 @@ async def test_daily_settings(console):
     assert "topic:" in await console.push("/daily on 09:00 🙂🙂")
     assert "turned off" in await console.push("/daily off")
     assert "No daily post here" in await console.push("/daily")
+
+
+async def test_a_first_load_of_stored_watches_is_kept_out_of_the_garbage_collector(app, console,
+                                                                                  clock):
+    await console.push("/watch federated learning")
+    await console.push("/watch au:\"Yann LeCun\"")
+    fresh = WatchSet()  # what a process starting on this database builds
+    before = gc.get_freeze_count()
+    async with app.sessions() as session:
+        await fresh.refresh(session, clock())
+    assert len(fresh) == 2 and gc.get_freeze_count() > before
+    frozen = gc.get_freeze_count()
+    async with app.sessions() as session:
+        await fresh.refresh(session, clock())  # later refreshes are small: no freeze
+    assert gc.get_freeze_count() <= frozen  # (frozen objects may still be freed)
