@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.fakes.hf_api import FakeHFAPI, hf_item
-from tests.fakes.telegram_api import FakeTelegramAPI, chat
+from tests.fakes.telegram_api import FakeTelegramAPI, chat, user
 from tests.helpers import paper_item, write_jsonl
 
 ANN = chat(4242)
@@ -101,3 +101,29 @@ async def test_the_whole_bot_polls_hf_stores_the_first_fetch_then_alerts_new_pap
         finally:
             code, err = await _stop(bot)
             assert code == 0, err
+
+
+async def test_the_whole_bot_posts_a_groups_daily_trending_list_from_the_live_hf_list(
+        tmp_path, db_url):
+    today = datetime.now(UTC).date().isoformat()
+    group = chat(-4343, "supergroup", "Reading group")
+    async with FakeTelegramAPI() as fake, FakeHFAPI() as hf:
+        fake.set_member(-4343, 77, "creator")
+        hf.set_day(today, [hf_item("2611.00011", "Modest paper", 3),
+                           hf_item("2611.00012", "Most upvoted paper", 90),
+                           hf_item("2611.00013", "Second paper", 40)])
+        bot = await _spawn(_config(tmp_path, fake, db_url, hf_url=hf.base_url), fake, "run")
+        try:
+            # 00:00 UTC has always passed today: the post is due at once
+            await fake.push_command(group, "/daily on 00:00 UTC top 2", user(77, "Cy"))
+            answer = await fake.next_sent(-4343, timeout=20)
+            assert "Daily trending post at 00:00 UTC: top 2" in answer.plain
+            post = await fake.next_sent(-4343, after=1, timeout=30)
+            assert post.plain.startswith("Trending papers")
+            assert post.plain.index("Most upvoted paper") < post.plain.index("Second paper")
+            assert "Modest paper" not in post.plain  # top 2 only
+            assert any(q.get("sort") == "trending" for q in hf.page_requests(today))  # live
+        finally:
+            code, err = await _stop(bot)
+            assert code == 0, err
+        assert len(fake.accepted(-4343)) == 2  # one answer, one post: never twice
