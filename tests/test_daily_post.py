@@ -5,6 +5,8 @@ one tidy message within the platform's limit, and quiet (or a note) on empty day
 from __future__ import annotations
 
 import asyncio
+import socket
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy import select
 
 from adapters.telegram_bot import MAX_CHARS as TELEGRAM_MAX
 from adapters.telegram_bot import measure as telegram_measure
+from bot.app import App
 from bot.render import trending_post
 from bot.scheduler import DailyPoster, queue_report, stored_trending_fetch
 from bot.types import ChatRef, Incoming, Paper, PermanentSendError, TransientSendError
@@ -207,6 +210,22 @@ async def test_stored_papers_stand_in_for_the_live_list(app, clock):
     papers = await stored_trending_fetch(app.sessions)(day)
     assert [p.upvotes for p in papers] == [120, 80, 40, 12, 3]
     assert await stored_trending_fetch(app.sessions)(day + timedelta(days=1)) == []
+
+
+async def test_the_apps_daily_post_reads_stored_papers_when_hf_cannot_be_read(config, clock):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now: every request is refused
+    sources = replace(config.sources,
+                      hf=replace(config.sources.hf, base_url=f"http://127.0.0.1:{port}"),
+                      http=replace(config.sources.http, max_retries=0, timeout_seconds=2.0))
+    day = date(2026, 11, 24)
+    async with App(replace(config, sources=sources), clock=clock) as app:
+        async with app.sessions.begin() as session:
+            await repo.insert_new_papers(session, trending(day), clock())
+        papers = await app.daily.fetch(day)
+    assert [p.upvotes for p in papers] == [120, 80, 40, 12, 3]
 
 
 async def test_queue_report_names_what_waits_and_why(app, clock):
