@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from adapters.console import ConsoleAdapter
@@ -27,6 +28,8 @@ from bot.pacing import Pacers
 from bot.paper_file import load_papers
 from bot.pipeline import Pipeline
 from bot.scheduler import DailyPoster, TrendingFetch, stored_trending_fetch
+from bot.sources.hf_daily import fetch_trending
+from bot.sources.http import FetchError
 from bot.types import Paper, Sender
 from bot.watchset import WatchSet
 from storage import db
@@ -92,11 +95,6 @@ class App:
             return stored
 
         async def fetch(day: date) -> list[Paper]:
-            import aiohttp
-
-            from bot.sources.hf_daily import fetch_trending
-            from bot.sources.http import FetchError
-
             try:
                 async with aiohttp.ClientSession() as http_session:
                     return await fetch_trending(http_session, hf, day,
