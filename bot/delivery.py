@@ -153,6 +153,7 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; sleep between rounds unless woken."""
         while not stop.is_set():
+            self.wake.clear()  # before the round: rows queued during it wake the next
             try:
                 handled = await self.run_once()
             except Exception:  # a broken round must not end delivery for good
@@ -160,7 +161,6 @@ class DeliveryWorker:
                 handled = 0
             if handled:
                 continue
-            self.wake.clear()
             waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
             await asyncio.wait(waiters, timeout=self.config.poll_seconds,
                                return_when=asyncio.FIRST_COMPLETED)

@@ -164,6 +164,7 @@ class DailyPoster:
     async def run(self, stop: asyncio.Event) -> None:
         """Post until `stop` is set, sleeping until the next post is due."""
         while not stop.is_set():
+            self.wake.clear()  # before the round: a change made during it wakes the next
             try:
                 next_at = await self.run_once()
             except Exception:  # one bad round must not end the daily posts
@@ -172,7 +173,6 @@ class DailyPoster:
             delay = self.config.daily_check_seconds
             if next_at is not None:
                 delay = min(delay, max(1.0, (next_at - self.clock()).total_seconds()))
-            self.wake.clear()
             waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
             await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
