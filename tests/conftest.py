@@ -68,7 +68,9 @@ async def db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]
 @pytest.fixture
 def config(db_url: str) -> Config:
     cfg = Config()
-    return replace(cfg, database=replace(cfg.database, url=db_url))
+    # no network in tests: a test that wants a source points it at a fake server
+    sources = replace(cfg.sources, hf=replace(cfg.sources.hf, enabled=False))
+    return replace(cfg, database=replace(cfg.database, url=db_url), sources=sources)
 
 
 @pytest.fixture
