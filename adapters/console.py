@@ -23,16 +23,7 @@ ExtraCommand = Callable[[str], Awaitable[str]]
 
 def render_plain(text: RichText) -> str:
     """Rich text as terminal text: a link follows its (possibly multi-span) text in <>."""
-    out_lines = []
-    for line in text.lines:
-        parts: list[str] = []
-        for index, span in enumerate(line):
-            parts.append(span.text)
-            ends_link = index + 1 == len(line) or line[index + 1].link != span.link
-            if span.link and ends_link:
-                parts.append(f" <{span.link}>")
-        out_lines.append("".join(parts))
-    return "\n".join(out_lines)
+    return text.plain_with_links(" <{}>")
 
 
 def render_buttons(buttons: tuple[Button, ...]) -> str:

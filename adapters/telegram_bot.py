@@ -159,17 +159,7 @@ def render_html(text: RichText) -> str:
 
 def render_plain(text: RichText) -> str:
     """The fallback when Telegram cannot parse our HTML: plain text, links after their text."""
-    out_lines = []
-    for line in text.lines:
-        parts: list[str] = []
-        for index, span in enumerate(line):
-            parts.append(span.text)
-            link = _safe_link(span.link)
-            following = _safe_link(line[index + 1].link) if index + 1 < len(line) else None
-            if link and link != following:  # once, after the last span of a linked run
-                parts.append(f" ({link})")
-        out_lines.append("".join(parts))
-    return "\n".join(out_lines)
+    return text.plain_with_links(" ({})", keep=_safe_link)
 
 
 def utf16_len(text: str) -> int:

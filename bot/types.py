@@ -6,6 +6,7 @@ of ours.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -116,6 +117,22 @@ class RichText:
 
     def plain(self) -> str:
         return "\n".join("".join(s.text for s in line) for line in self.lines)
+
+    def plain_with_links(self, shown: str = " <{}>",
+                         keep: Callable[[str | None], str | None] = lambda link: link) -> str:
+        """Plain text with each link written once after its (possibly multi-span) text, as
+        `shown` formats it; `keep` may rewrite a link or drop it (None)."""
+        out_lines = []
+        for line in self.lines:
+            parts: list[str] = []
+            for index, span in enumerate(line):
+                parts.append(span.text)
+                link = keep(span.link)
+                following = keep(line[index + 1].link) if index + 1 < len(line) else None
+                if link and link != following:
+                    parts.append(shown.format(link))
+            out_lines.append("".join(parts))
+        return "\n".join(out_lines)
 
 
 @dataclass(frozen=True)
