@@ -14,6 +14,7 @@ import pytest
 
 from bot.app import App
 from bot.config import Config
+from tests.fakes.hf_api import FakeHFAPI
 
 POSTGRES_URL = os.environ.get("PAPERWATCH_TEST_POSTGRES_URL", "")
 
@@ -87,3 +88,10 @@ def console_out() -> StringIO:
 @pytest.fixture
 def console(app: App, console_out: StringIO):
     return app.console(out=console_out, demo=True)
+
+
+@pytest.fixture
+async def hf() -> AsyncIterator[FakeHFAPI]:
+    """A fake Hugging Face Daily Papers API on 127.0.0.1."""
+    async with FakeHFAPI() as fake:
+        yield fake

@@ -8,6 +8,11 @@ from pathlib import Path
 from bot.types import ChatRef, OutMessage, RichText, SendError
 
 
+async def no_sleep(_seconds: float) -> None:
+    """A sleep that returns at once: retries and pacing in tests without waiting."""
+    return None
+
+
 def paper_item(pid: str, title: str, summary: str = "", **extra: object) -> dict:
     return {"id": pid, "title": title, "summary": summary, "authors": extra.pop("authors", []),
             "categories": extra.pop("categories", ["cs.LG"]),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import date
 from io import StringIO
 
@@ -19,18 +18,9 @@ from bot.sources.backfill import BackfillError, Progress, backfill
 from storage.models import Delivery, PaperRow
 from tests.fakes.arxiv_api import FakeArxivAPI, export_entry
 from tests.fakes.hf_api import FakeHFAPI, hf_item
+from tests.helpers import no_sleep
 
 HTTP = HttpConfig(timeout_seconds=0.5, max_retries=1, backoff_base_seconds=0.01)
-
-
-async def no_sleep(_seconds: float) -> None:
-    return None
-
-
-@pytest.fixture
-async def hf() -> AsyncIterator[FakeHFAPI]:
-    async with FakeHFAPI() as fake:
-        yield fake
 
 
 def sources(hf: FakeHFAPI | None = None, arxiv: FakeArxivAPI | None = None,

@@ -90,10 +90,6 @@ class VirtualTime:
         await asyncio.sleep(0)
 
 
-async def no_sleep(_seconds: float) -> None:
-    return None
-
-
 @pytest.fixture
 def vt() -> VirtualTime:
     return VirtualTime()

@@ -19,21 +19,12 @@ from bot.paper_file import ItemError
 from bot.sources.hf_daily import HFDailySource, fetch_day, fetch_trending, paper_from_item
 from bot.sources.http import Fetcher, FetchError
 from tests.fakes.hf_api import FakeHFAPI, fixture_items, hf_item
+from tests.helpers import no_sleep
 
 HTTP = HttpConfig(timeout_seconds=0.3, max_retries=2, max_body_bytes=2_000_000,
                   backoff_base_seconds=0.01)
 NOW = datetime(2025, 8, 20, 15, 0, tzinfo=UTC)
 TODAY, YESTERDAY = "2025-08-20", "2025-08-19"
-
-
-async def no_sleep(_seconds: float) -> None:
-    return None
-
-
-@pytest.fixture
-async def hf() -> AsyncIterator[FakeHFAPI]:
-    async with FakeHFAPI() as fake:
-        yield fake
 
 
 @pytest.fixture

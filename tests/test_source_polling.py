@@ -24,20 +24,11 @@ from storage import repo
 from storage.models import Delivery
 from tests.fakes.arxiv_api import FakeArxivAPI, empty_listing, listing_entry, listing_feed
 from tests.fakes.hf_api import FakeHFAPI, fixture_items, hf_item
+from tests.helpers import no_sleep
 
 HTTP = HttpConfig(timeout_seconds=0.5, max_retries=2, backoff_base_seconds=0.01)
 TODAY = "2026-11-24"  # the FakeClock of tests/conftest.py starts at 2026-11-24 12:00 UTC
 CATS = "cs.LG"
-
-
-async def no_sleep(_seconds: float) -> None:
-    return None
-
-
-@pytest.fixture
-async def hf() -> AsyncIterator[FakeHFAPI]:
-    async with FakeHFAPI() as fake:
-        yield fake
 
 
 @pytest.fixture
