@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="last day, included (default: today, UTC)")
     backfill.add_argument("--alert", action="store_true",
                           help="alert the watches on papers new to the database")
-    backfill.add_argument("--max", type=int, default=10_000, dest="max_papers",
+    backfill.add_argument("--max", type=_positive, default=10_000, dest="max_papers",
                           help="arXiv: at most this many papers (default 10000)")
     return parser
 
@@ -66,6 +66,12 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (expected YYYY-MM-DD)") from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _config(args: argparse.Namespace) -> Config:

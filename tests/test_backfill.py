@@ -114,3 +114,7 @@ def test_the_command_line_reports_and_refuses(tmp_path):
                              "--since", "2999-01-01", "--db", url], capture_output=True,
                             text=True, timeout=60)
     assert future.returncode == 2 and "is after --until" in future.stderr
+    none = subprocess.run([sys.executable, "-m", "bot", "backfill", "--source", "arxiv",
+                           "--since", "2026-11-01", "--max", "0", "--db", url],
+                          capture_output=True, text=True, timeout=60)
+    assert none.returncode == 2 and "at least 1, got '0'" in none.stderr
