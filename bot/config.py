@@ -95,8 +95,8 @@ class LimitsConfig:
 
 @dataclass(frozen=True)
 class PlatformPacing:
-    """One platform's send limits (0 = no limit). Pacing is per process: with several
-    worker processes on one bot, give each its share of per_second."""
+    """One platform's send limits for the whole bot (0 = no limit). Several worker
+    processes split per_second among them by themselves (a heartbeat row each)."""
 
     per_second: float = 0.0  # messages per second over all chats
     chat_per_second: float = 0.0  # messages per second to one chat

@@ -17,11 +17,17 @@ rates, 429 pauses). A slot that would come too late for the lease gives the rows
 instead. Outcomes: sent; rescheduled (rate limit: not an attempt); retried with
 exponential backoff (transient trouble); failed with the reason (permanent refusals,
 rejected messages, too many attempts).
+
+Several workers on one bot split the platforms' overall rates: each running worker keeps
+a heartbeat row in `workers` (every BEAT_SECONDS) and sends at 1/N of the configured rate,
+N being the workers alive. A crashed worker stops counting after BEAT_STALE_SECONDS (the
+others run slower until then, never faster); a stopped one at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -53,6 +59,8 @@ log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
 MAX_SLOT_WAIT = 5.0  # seconds: a longer pacing wait gives the rows back for a later round
+BEAT_SECONDS = 10.0  # a running worker refreshes its heartbeat row this often
+BEAT_STALE_SECONDS = 35.0  # a worker silent this long no longer counts (it crashed)
 
 
 # --- what may go now -------------------------------------------------------------------
@@ -150,8 +158,46 @@ class DeliveryWorker:
         """Something became due: look now instead of at the next poll."""
         self.wake.set()
 
+    async def beat(self) -> int:
+        """Tell the other workers this one is alive and take 1/N of every platform's overall
+        send rate, N being the live workers; returns N."""
+        async with self.sessions.begin() as session:
+            alive = await repo.worker_beat(session, self.worker_id, self.clock(),
+                                           timedelta(seconds=BEAT_STALE_SECONDS))
+        if alive != round(1 / self.pacers.share):
+            log.info("delivery workers alive: %d; this one sends at 1/%d of the rate",
+                     alive, alive)
+        self.pacers.set_share(1 / alive)
+        return alive
+
+    async def _beat_until(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    await self.beat()
+                except Exception:  # keep the last share; the next beat tries again
+                    log.exception("worker heartbeat failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), BEAT_SECONDS)
+        finally:
+            try:
+                async with self.sessions.begin() as session:
+                    await repo.forget_worker(session, self.worker_id)
+            except Exception:  # the row goes stale and is forgotten by the others
+                log.warning("could not remove worker %s's heartbeat", self.worker_id)
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set; sleep between rounds unless woken."""
+        """Deliver until `stop` is set; sleep between rounds unless woken. Beside it, a
+        heartbeat keeps this worker counted so the workers split the send rates."""
+        beats = asyncio.create_task(self._beat_until(stop))
+        try:
+            await self._deliver_until(stop)
+        finally:
+            if not stop.is_set():  # stopped by an error: end the beats too (a stop ends
+                beats.cancel()     # them by itself; cancelling could cut their last write)
+            await asyncio.gather(beats, return_exceptions=True)
+
+    async def _deliver_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self.wake.clear()  # before the round: rows queued during it wake the next
             try:

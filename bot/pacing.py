@@ -94,7 +94,8 @@ class Slot:
 
 
 class Pacer:
-    """The send limits of one platform, for one process."""
+    """The send limits of one platform in this process (its `share` of the overall rate
+    when several workers send for one bot)."""
 
     def __init__(self, limits: PlatformPacing | None = None, clock: Clock = time.monotonic,
                  sleep: Sleep = asyncio.sleep, wall: Wall | None = None) -> None:
@@ -102,6 +103,7 @@ class Pacer:
         self.clock = clock
         self.sleep = sleep
         self.wall = wall or _utcnow
+        self.share = 1.0
         overall = window_of(self.limits.per_second, 1.0)
         self.overall = Window(*overall) if overall else None
         self._chat_rate = window_of(self.limits.chat_per_second, 1.0)
@@ -112,6 +114,15 @@ class Pacer:
         self._chat_paused: dict[str, datetime] = {}
         self._answered = asyncio.Event()
         self.pauses = 0  # 429s honoured (for reports)
+
+    def set_share(self, share: float) -> None:
+        """Send at `share` of the overall rate: the workers of one bot split it. Messages
+        already counted stay counted. Per-chat and per-group limits stay whole: a chat is
+        served by one worker at a time."""
+        self.share = share
+        if self.overall is not None:  # changed in place: slots in flight hold this window
+            self.overall.count, self.overall.seconds = window_of(
+                self.limits.per_second * share, 1.0) or (1, 1.0)
 
     # --- the windows of one chat ------------------------------------------------------
 
@@ -203,6 +214,7 @@ class Pacers:
         self.clock = clock
         self.sleep = sleep
         self.wall = wall
+        self.share = 1.0
         self._pacers: dict[str, Pacer] = {}
 
     def limits(self, platform: str) -> PlatformPacing:
@@ -215,4 +227,11 @@ class Pacers:
         if pacer is None:
             pacer = self._pacers[platform] = Pacer(self.limits(platform), self.clock,
                                                    self.sleep, self.wall)
+            pacer.set_share(self.share)
         return pacer
+
+    def set_share(self, share: float) -> None:
+        """This process's part of every platform's overall rate (1/N for N workers)."""
+        self.share = share
+        for pacer in self._pacers.values():
+            pacer.set_share(share)

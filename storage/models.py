@@ -1,5 +1,5 @@
 """SQLAlchemy 2 typed models: chats, watches, papers, deliveries, channel posts, daily posts,
-sources.
+sources, live delivery workers.
 
 The schema itself is created and changed only by the Alembic migrations in
 `storage/migrations`; these models must match them.
@@ -194,3 +194,13 @@ class SourceState(Base):
     last_status: Mapped[str | None] = mapped_column(String(16), default=None)
     last_note: Mapped[str | None] = mapped_column(Text, default=None)
     cursor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class WorkerBeat(Base):
+    """A delivery worker that is alive: it refreshes `seen_at` every few seconds, so the
+    workers of one bot know how many they are and split the platforms' send rates."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime]

@@ -24,6 +24,7 @@ from storage.models import (
     PaperRow,
     SourceState,
     Watch,
+    WorkerBeat,
 )
 
 # --- dialect-specific pieces ------------------------------------------------------------
@@ -598,3 +599,22 @@ async def claim_source_cycle(session: AsyncSession, name: str, now: datetime,
 
 async def all_source_states(session: AsyncSession) -> list[SourceState]:
     return list(await session.scalars(select(SourceState).order_by(SourceState.name)))
+
+
+# --- live delivery workers --------------------------------------------------------------
+
+
+async def worker_beat(session: AsyncSession, worker_id: str, now: datetime,
+                      stale: timedelta) -> int:
+    """Record that this worker is alive, forget workers silent for longer than `stale`,
+    and return how many are alive (this one included)."""
+    await session.execute(
+        _insert(session, WorkerBeat).values(id=worker_id, seen_at=now)
+        .on_conflict_do_update(index_elements=["id"], set_={"seen_at": now}))
+    await session.execute(delete(WorkerBeat).where(WorkerBeat.seen_at < now - stale))
+    return await session.scalar(select(func.count()).select_from(WorkerBeat)) or 1
+
+
+async def forget_worker(session: AsyncSession, worker_id: str) -> None:
+    """A worker stopping cleanly hands its share back at once."""
+    await session.execute(delete(WorkerBeat).where(WorkerBeat.id == worker_id))

@@ -22,7 +22,8 @@ from sqlalchemy import insert, select
 from adapters.telegram_bot import TelegramAdapter
 from bot.app import App
 from bot.config import Config, PacingConfig, PlatformPacing, TelegramConfig
-from bot.pacing import Pacer, window_of
+from bot.delivery import BEAT_STALE_SECONDS, DeliveryWorker
+from bot.pacing import IN_FLIGHT, Pacer, window_of
 from bot.types import ChatRef
 from storage.models import Chat, Delivery, PaperRow
 from tests.fakes.paced_platform import FloodRules, PacedTelegramAPI
@@ -171,6 +172,57 @@ def test_overall_rate_is_used_nearly_fully():
     elapsed = asyncio.run(main())
     # 300 messages at 30/s need 9 windows after the first burst; 5 ms answers cost ~0.5 %
     assert 9.0 <= elapsed < 9.2
+
+
+def test_a_share_of_the_overall_rate_slows_this_process_and_keeps_slots_in_flight():
+    async def main() -> tuple[float, list[float]]:
+        vt = VirtualTime()
+        limiter = pacer(vt)
+        held = await limiter.acquire(ChatRef("telegram", "held"))
+        limiter.set_share(1 / 3)  # three workers on one token: 10/s each
+        held.release()  # the slot taken before the change is still given back
+        assert IN_FLIGHT not in limiter.overall.answers
+
+        async def send(n: int) -> None:
+            slot = await limiter.acquire(ChatRef("telegram", str(n)))
+            await vt.sleep(0.005)
+            slot.release()
+
+        await vt.run(*(send(n) for n in range(100)))
+        return vt.now, list(limiter.overall.answers)
+
+    elapsed, answers = asyncio.run(main())
+    # 10/s, the held message counted in the first second: 9 + 10 windows of 10 for 100
+    # messages (~10 s; at the whole 30/s it would be ~3 s)
+    assert 9.9 <= elapsed < 10.3
+    assert max_in_window(answers, 1.0) <= 10
+
+
+async def test_workers_on_one_database_split_the_rate_and_give_their_share_back(app, clock):
+    first = app.delivery
+    second = DeliveryWorker(app.sessions, app.senders, clock, app.config.delivery)
+    assert await first.beat() == 1
+    assert first.pacers("telegram").overall.count == 30
+    assert await second.beat() == 2
+    assert await first.beat() == 2
+    assert first.pacers("telegram").overall.count == 15
+    assert second.pacers("telegram").overall.count == 15
+    assert first.pacers("discord").overall.count == 25  # every platform, also ones made later
+
+    clock.advance(seconds=BEAT_STALE_SECONDS + 1)  # the second worker died without a word
+    assert await first.beat() == 1
+    assert first.pacers("telegram").overall.count == 30
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(second.run(stop))  # beats at once, then every 10 s
+    for _ in range(200):
+        if await first.beat() == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert first.pacers("telegram").overall.count == 15
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    assert await first.beat() == 1  # a clean stop hands the share back at once
 
 
 def test_group_gets_20_a_minute():
