@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import DeliveryConfig, LimitsConfig
 from bot.delivery import describe_schedule, plan_delivery
-from bot.matching import match_query
+from bot.preview import PREVIEW_DAYS, RecentPapers, preview
 from bot.query import MAX_QUERY_CHARS, QueryError, parse
 from bot.scheduler import WEEKDAYS, zone
 from bot.types import ChatRef, Incoming, Reply, RichText, Span
@@ -31,7 +31,6 @@ from storage.models import Chat
 log = logging.getLogger(__name__)
 
 MAX_LINE_CHARS = 1000
-PREVIEW_DAYS = 7
 FOREVER = timedelta(days=36500)
 
 
@@ -151,6 +150,7 @@ class Commands:
         self.delivery = delivery or DeliveryConfig()
         self.on_deliverable = on_deliverable
         self.on_daily_changed = on_daily_changed
+        self.recent = RecentPapers(sessions)
         self._handlers: dict[str, Callable[[Incoming, str], Awaitable[Reply]]] = {
             "start": self._start, "help": self._help, "watch": self._watch,
             "unwatch": self._unwatch, "watches": self._watches, "mute": self._mute,
@@ -285,10 +285,8 @@ class Commands:
                 return Reply.text(f"You have {len(current)} watches, the most allowed. "
                                   "/unwatch one first.", ok=False)
             watch = await repo.add_watch(session, chat.id, query.text, self.clock())
-            recent = await repo.recent_papers(session, self.clock() - timedelta(days=PREVIEW_DAYS))
         self.watches.add(watch.id, query)
-        matched = [p for p in recent if match_query(query, p) is not None]
-        matched.sort(key=lambda p: (p.upvotes or 0, p.published or self.clock()), reverse=True)
+        matched = await preview(self.recent, query, self.clock(), self.clock)
         lines: list[str | Span] = [f"✓ Watching “{query.text}” (#{len(current) + 1}). "
                                    "New matching papers will be sent here."]
         if matched:

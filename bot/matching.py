@@ -872,6 +872,13 @@ def _index_of(query: Query) -> WatchIndex:
     return index
 
 
+def matching_papers(query: Query, papers: Iterable[Paper]) -> list[Paper]:
+    """The papers one query matches, on an index of its own: safe in a worker thread."""
+    index = WatchIndex(hit_cache=0)
+    index.add(0, query)
+    return [paper for paper in papers if index._match(paper)]
+
+
 def match_query(query: Query, paper: Paper) -> MatchHit | None:
     """Match one query alone (the /watch preview): the engine with just this watch, kept
     for the next call, so a preview over a week of papers costs one scan per paper."""

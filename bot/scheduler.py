@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import DeliveryConfig
-from bot.matching import match_query
+from bot.matching import matching_papers
 from bot.pacing import Pacers
 from bot.query import QueryError, parse
 from bot.render import no_trending_note, trending_post
@@ -123,7 +123,7 @@ def select_trending(papers: list[Paper], post: ChannelPost) -> list[Paper]:
             log.warning("daily post of chat %d: topic %r ignored: %s", post.chat_id,
                         post.topic_query, exc)
         else:
-            chosen = [p for p in chosen if match_query(query, p) is not None]
+            chosen = matching_papers(query, chosen)
     chosen.sort(key=lambda p: p.upvotes or 0, reverse=True)
     return chosen[:post.top_n]
 

@@ -251,6 +251,16 @@ async def insert_new_papers(session: AsyncSession, papers: Sequence[Paper],
 _PAPER_COLUMNS = [c.key for c in PaperRow.__table__.columns]
 
 
+async def recent_papers_mark(session: AsyncSession, since: datetime) -> tuple:
+    """What changes whenever the papers first seen since `since` change (a cache key)."""
+    row = (await session.execute(
+        select(func.count(), func.max(PaperRow.first_seen), func.max(PaperRow.updated_at),
+               func.sum(func.coalesce(PaperRow.upvotes, 0)),
+               func.sum(func.coalesce(PaperRow.version, 0)))
+        .where(PaperRow.first_seen >= since))).one()
+    return tuple(row)
+
+
 async def recent_papers(session: AsyncSession, since: datetime, limit: int = 5000) -> list[Paper]:
     rows = await session.scalars(
         select(PaperRow).where(PaperRow.first_seen >= since)

@@ -3,6 +3,7 @@ database file."""
 
 from __future__ import annotations
 
+from storage.models import PaperRow
 from tests.helpers import paper_item, write_jsonl
 
 
@@ -136,3 +137,22 @@ async def test_watch_preview_counts_recent_stored_papers(console, clock, tmp_pat
     assert console.sent == []  # a preview sends no alerts
     clock.advance(days=8)
     assert "No stored paper of the last 7 days" in await console.push("/watch diffusion")
+
+
+async def test_watch_preview_reads_the_papers_again_only_when_they_changed(app, console, clock,
+                                                                          tmp_path):
+    path = write_jsonl(tmp_path / "p.jsonl", [paper_item("2601.00401", "Sparse attention")])
+    await console.push(f"/ingest {path}")
+    assert "would have matched 1 paper" in await console.push("/watch sparse attention")
+    assert "would have matched 1 paper" in await console.push("/watch attention")
+    assert app.commands.recent.loads == 1  # nothing changed: the second /watch reused them
+    more = write_jsonl(tmp_path / "q.jsonl", [paper_item("2601.00402", "Sparse attention, too")])
+    await console.push(f"/ingest {more}")
+    assert "would have matched 2 papers" in await console.push("/watch sparse")
+    assert app.commands.recent.loads == 2
+    async with app.sessions.begin() as session:  # an upvote refresh changes the order
+        row = await session.get(PaperRow, "2601.00401")
+        row.upvotes, row.updated_at = 50, clock()
+    reply = await console.push("/watch sparse attention OR sparse")
+    assert app.commands.recent.loads == 3
+    assert reply.index("• Sparse attention <") < reply.index("• Sparse attention, too <")
