@@ -34,13 +34,13 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from adapters.telegram_bot import TelegramAdapter
 from bench.cluster import create_database, drop_database
 from bot.app import App
-from bot.config import Config, PacingConfig, PlatformPacing, TelegramConfig
+from bot.config import Config, PacingConfig, PlatformPacing
 from storage import repo
 from storage.models import Chat, Delivery, PaperRow
 from tests.fakes.paced_platform import FloodRules, PacedTelegramAPI
+from tests.helpers import delivering_through_telegram
 
 TITLE = re.compile(r"Bench paper (\d{4}\.\d{5})")
 
@@ -132,15 +132,9 @@ async def _run(args: argparse.Namespace, pairs: list[tuple[int, str]], limits: P
     rules = FloodRules(int(args.rate), int(args.chat_rate), 20)
     async with PacedTelegramAPI(rules) as fake, App(cfg) as app:
         await setup(app, args.recipients, pairs)
-        adapter = TelegramAdapter(TelegramConfig(enabled=True, token=fake.token,
-                                                 api_base_url=fake.base_url), app.commands)
-        await adapter.start(receive=False)
-        app.add_sender(adapter)
-        stop = asyncio.Event()
-        worker = asyncio.create_task(app.delivery.run(stop))
         waves = [pairs[i::args.bursts] for i in range(args.bursts)]
-        began = time.perf_counter()
-        try:
+        async with delivering_through_telegram(app, fake):
+            began = time.perf_counter()
             for index, wave in enumerate(waves):
                 if index:
                     await asyncio.sleep(args.interval)
@@ -149,10 +143,6 @@ async def _run(args: argparse.Namespace, pairs: list[tuple[int, str]], limits: P
                 await asyncio.sleep(0.5)
             ended = time.perf_counter()
             await asyncio.sleep(1.0)  # anything sent twice would show up now
-        finally:
-            stop.set()
-            await worker
-            await adapter.stop()
         accepted = fake.accepted()
         got = Counter((s.chat_id, pid) for s in accepted for pid in TITLE.findall(s.plain))
         times = [t for t, _ in rules.arrivals]

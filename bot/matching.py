@@ -880,8 +880,8 @@ def matching_papers(query: Query, papers: Iterable[Paper]) -> list[Paper]:
 
 
 def match_query(query: Query, paper: Paper) -> MatchHit | None:
-    """Match one query alone (the /watch preview): the engine with just this watch, kept
-    for the next call, so a preview over a week of papers costs one scan per paper."""
+    """Match one query alone: the engine with just this watch, kept for the next call (a
+    shared index: on the event loop only; a worker thread uses `matching_papers`)."""
     hits = _index_of(query)._match(paper)
     return hits[0] if hits else None
 

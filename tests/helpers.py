@@ -1,10 +1,17 @@
-"""Small helpers for tests: write paper files, a sender standing in for a chat platform."""
+"""Small helpers for tests: write paper files, a sender standing in for a chat platform,
+the delivery worker running through the real Telegram adapter."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+from adapters.telegram_bot import TelegramAdapter
+from bot.config import TelegramConfig
 from bot.types import ChatRef, OutMessage, RichText, SendError
 
 
@@ -43,3 +50,21 @@ class ScriptedSender:
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append((chat, message))
+
+
+@asynccontextmanager
+async def delivering_through_telegram(app: Any, fake: Any) -> AsyncIterator[None]:
+    """The app's delivery worker sending through the real Telegram adapter (send-only) to a
+    fake Bot API, from entering the block until leaving it."""
+    adapter = TelegramAdapter(TelegramConfig(enabled=True, token=fake.token,
+                                             api_base_url=fake.base_url), app.commands)
+    await adapter.start(receive=False)
+    app.add_sender(adapter)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(app.delivery.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 10)
+        await adapter.stop()

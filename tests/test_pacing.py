@@ -19,15 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
-from adapters.telegram_bot import TelegramAdapter
 from bot.app import App
-from bot.config import Config, PacingConfig, PlatformPacing, TelegramConfig
+from bot.config import Config, PacingConfig, PlatformPacing
 from bot.delivery import BEAT_STALE_SECONDS, DeliveryWorker
 from bot.pacing import IN_FLIGHT, Pacer, window_of
 from bot.types import ChatRef
 from storage.models import Chat, Delivery, PaperRow
 from tests.fakes.paced_platform import FloodRules, PacedTelegramAPI
 from tests.fakes.telegram_api import FakeError
+from tests.helpers import delivering_through_telegram
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -310,20 +310,10 @@ def _received(fake: PacedTelegramAPI) -> Counter:
 
 async def _deliver(config: Config, fake: PacedTelegramAPI, expected: dict[int, set[str]],
                    app: App) -> None:
-    adapter = TelegramAdapter(TelegramConfig(enabled=True, token=fake.token,
-                                             api_base_url=fake.base_url), app.commands)
-    await adapter.start(receive=False)
-    app.add_sender(adapter)
-    stop = asyncio.Event()
-    worker = asyncio.create_task(app.delivery.run(stop))
     total = sum(len(p) for p in expected.values())
-    try:
+    async with delivering_through_telegram(app, fake):
         await fake.wait_for(lambda: sum(_received(fake).values()) >= total, timeout=40)
         await asyncio.sleep(0.3)  # anything extra would show now
-    finally:
-        stop.set()
-        await asyncio.wait_for(worker, 10)
-        await adapter.stop()
 
 
 @pytest.fixture
