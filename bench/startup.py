@@ -54,9 +54,9 @@ def _fill_sqlite(path: Path, n: int) -> None:
     con.executemany("INSERT INTO chats (id, platform, external_id, kind, state, created_at) "
                     "VALUES (?, 'telegram', ?, 'user', 'active', ?)",
                     ((i + 1, str(i + 1), now) for i in range(chats)))
-    con.executemany("INSERT INTO watches (chat_id, query, created_at, hit_count) "
-                    "VALUES (?, ?, ?, 0)",
-                    ((i % chats + 1, q, now) for i, q in enumerate(_phrases(n))))
+    con.executemany("INSERT INTO watches (chat_id, number, query, created_at, hit_count) "
+                    "VALUES (?, ?, ?, ?, 0)",
+                    ((i % chats + 1, i // chats + 1, q, now) for i, q in enumerate(_phrases(n))))
     con.commit()
     con.close()
 

@@ -32,6 +32,9 @@ class Paper:
     github_url: str | None = None
     project_url: str | None = None
     thumbnail_url: str | None = None
+    github_stars: int | None = None
+    ai_summary: str = ""  # Hugging Face's one-line AI summary, when it sent one
+    organization: str | None = None  # the submitting organization's display name on HF
 
     @property
     def url(self) -> str:

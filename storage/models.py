@@ -85,10 +85,13 @@ class Watch(Base):
     """One saved query of one chat. Deleting sets deleted_at (history stays explainable)."""
 
     __tablename__ = "watches"
-    __table_args__ = (Index("ix_watches_chat_active", "chat_id", "deleted_at"),)
+    __table_args__ = (Index("ix_watches_chat_active", "chat_id", "deleted_at"),
+                      UniqueConstraint("chat_id", "number", name="uq_watches_chat_number"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    # The number the person sees (#3): per chat, never reused, stable while the watch exists.
+    number: Mapped[int] = mapped_column(Integer)
     query: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -112,6 +115,9 @@ class PaperRow(Base):
     github_url: Mapped[str | None] = mapped_column(Text, default=None)
     project_url: Mapped[str | None] = mapped_column(Text, default=None)
     thumbnail_url: Mapped[str | None] = mapped_column(Text, default=None)
+    github_stars: Mapped[int | None] = mapped_column(Integer, default=None)
+    ai_summary: Mapped[str] = mapped_column(Text, default="", server_default="")
+    organization: Mapped[str | None] = mapped_column(Text, default=None)
     source: Mapped[str] = mapped_column(String(16))
     first_seen: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]

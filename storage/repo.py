@@ -112,7 +112,10 @@ async def active_watches(session: AsyncSession, chat_id: int) -> list[Watch]:
 
 
 async def add_watch(session: AsyncSession, chat_id: int, query: str, now: datetime) -> Watch:
-    watch = Watch(chat_id=chat_id, query=query, created_at=now, hit_count=0)
+    """Store a watch with the chat's next number (numbers are never reused in a chat)."""
+    highest = await session.scalar(select(func.max(Watch.number)).where(Watch.chat_id == chat_id))
+    watch = Watch(chat_id=chat_id, number=(highest or 0) + 1, query=query, created_at=now,
+                  hit_count=0)
     session.add(watch)
     await session.flush()
     return watch
@@ -181,7 +184,8 @@ def paper_from_row(row: PaperRow) -> Paper:
                  categories=tuple(row.categories), keywords=tuple(row.keywords),
                  published=row.published, upvotes=row.upvotes, version=row.version,
                  source=row.source, github_url=row.github_url, project_url=row.project_url,
-                 thumbnail_url=row.thumbnail_url)
+                 thumbnail_url=row.thumbnail_url, github_stars=row.github_stars,
+                 ai_summary=row.ai_summary or "", organization=row.organization)
 
 
 async def papers_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, PaperRow]:
@@ -200,6 +204,8 @@ def new_paper_row(paper: Paper, now: datetime) -> PaperRow:
                     keywords=list(paper.keywords), published=paper.published,
                     upvotes=paper.upvotes, github_url=paper.github_url,
                     project_url=paper.project_url, thumbnail_url=paper.thumbnail_url,
+                    github_stars=paper.github_stars, ai_summary=paper.ai_summary,
+                    organization=paper.organization,
                     source=paper.source, first_seen=now, updated_at=now)
 
 
@@ -221,7 +227,8 @@ def refresh_paper_row(row: PaperRow, paper: Paper, now: datetime) -> bool:
         put("version", paper.version)
         put("title", paper.title)
         put("summary", paper.summary)
-    for attr in ("summary", "published", "github_url", "project_url", "thumbnail_url"):
+    for attr in ("summary", "published", "github_url", "project_url", "thumbnail_url",
+                 "ai_summary", "organization"):
         if getattr(row, attr) in (None, ""):
             put(attr, getattr(paper, attr))
     for attr in ("authors", "categories", "keywords"):
@@ -229,6 +236,8 @@ def refresh_paper_row(row: PaperRow, paper: Paper, now: datetime) -> bool:
             put(attr, list(getattr(paper, attr)))
     if paper.upvotes is not None:
         put("upvotes", paper.upvotes)
+    if paper.github_stars is not None:
+        put("github_stars", paper.github_stars)
     if changed:
         row.updated_at = now
     return changed
