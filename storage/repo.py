@@ -86,7 +86,11 @@ async def move_chat(session: AsyncSession, ref: ChatRef, new_external_id: str) -
         return
     # The new id already talked to us: fold the old chat's watches and waiting alerts into
     # it (alerts it already has stay single), and stop sending to the old id.
-    await session.execute(update(Watch).where(Watch.chat_id == chat.id).values(chat_id=other.id))
+    # Moved watches are numbered after the new chat's own, keeping their order.
+    offset = await session.scalar(select(func.max(Watch.number)).where(Watch.chat_id == other.id))
+    await session.execute(update(Watch).where(Watch.chat_id == chat.id)
+                          .values(chat_id=other.id, number=Watch.number + (offset or 0))
+                          .execution_options(synchronize_session=False))
     already = select(Delivery.paper_id).where(Delivery.chat_id == other.id)
     await session.execute(
         update(Delivery)
