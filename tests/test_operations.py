@@ -7,6 +7,7 @@ import json
 import logging
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.health import HealthServer
 from bot.logs import JsonFormatter, KeyValueFormatter, ScrubSecrets
@@ -43,12 +44,15 @@ async def test_healthz_and_metrics(app, clock, console, tmp_path):
                 assert (await resp.json())["adapters"]["telegram"] == "disconnected"
             async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
                 text = await resp.text()
-        assert 'paperwatch_papers_ingested_total{source="ingest"} 2' in text
-        assert "paperwatch_matches_total 1" in text
-        assert 'paperwatch_deliveries{state="sent"} 1' in text
-        assert "paperwatch_queue_depth 0" in text
-        assert 'paperwatch_sends_total{outcome="sent",platform="console"} 1' in text
-        assert 'paperwatch_send_latency_seconds_count{platform="console"} 1' in text
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for family in text_string_to_metric_families(text) for s in family.samples}
+        assert samples[("paperwatch_papers_ingested_total", (("source", "ingest"),))] == 2
+        assert samples[("paperwatch_matches_total", ())] == 1
+        assert samples[("paperwatch_deliveries", (("state", "sent"),))] == 1
+        assert samples[("paperwatch_queue_depth", ())] == 0
+        assert samples[("paperwatch_sends_total",
+                        (("outcome", "sent"), ("platform", "console")))] == 1
+        assert samples[("paperwatch_send_latency_seconds_count", (("platform", "console"),))] == 1
     finally:
         await server.stop()
 
@@ -63,7 +67,9 @@ async def test_healthz_reports_an_unreachable_database(app, clock):
                 assert resp.status == 503
                 assert (await resp.json())["database"].startswith("error")
             async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
-                assert "paperwatch_database_up 0" in await resp.text()
+                families = text_string_to_metric_families(await resp.text())
+                up = {s.name: s.value for f in families for s in f.samples}
+                assert up["paperwatch_database_up"] == 0
     finally:
         await server.stop()
         await engine.dispose()
