@@ -20,8 +20,9 @@ import io
 import logging
 import re
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from bot.config import ArxivSourceConfig, HttpConfig
 from bot.paper_file import ItemError, split_arxiv_id
 from bot.sources.base import FetchResult, Status, not_in_future, plural
 from bot.sources.http import Fetcher, FetchError, Sleep
+from bot.sources.tex import tex_to_unicode
 from bot.types import Paper
 
 log = logging.getLogger(__name__)
@@ -44,11 +46,36 @@ _EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 _PREFIX = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*\S+\s*(?:Abstract:\s*)?", re.I)
 _TITLE_SUFFIX = re.compile(r"\s*\(arXiv:[^)]*\)\s*$")
-_AND = re.compile(r"\s+(?:and|&)\s+")
+_SEPARATOR = re.compile(r"[(){}]|,|\s+(?:and|&)\s+")
+_AFFILIATION = re.compile(r"\(([^()]*)\)")
+_DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 _NAME_SUFFIX = re.compile(r"^(?:Jr|Sr|II|III|IV)\.?$")
 
 
 # --- entries -> papers -------------------------------------------------------------------
+#
+# feedparser reads the feed's structure (feed title, dates, categories, announce types), but
+# it treats an RSS <description> as HTML: `&` comes back as `&amp;`, `x<s<1` loses `<s`, whole
+# sentences vanish. The text fields (title, abstract, authors) are therefore read from the
+# XML itself: the element's text, entities decoded once by the XML parser, nothing dropped.
+
+
+@dataclass(frozen=True)
+class Author:
+    """One name of a dc:creator list; `affiliation` is what followed it in parentheses."""
+
+    name: str
+    affiliation: str | None = None
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """An entry's text fields exactly as the XML carries them (entities decoded once)."""
+
+    title: str | None = None
+    summary: str | None = None
+    creator: str | None = None  # dc:creator: every author in one string (listing feeds)
+    names: tuple[str, ...] = ()  # one Atom <author><name> per person (the export API)
 
 
 def strip_abstract_prefix(summary: str) -> str:
@@ -56,19 +83,112 @@ def strip_abstract_prefix(summary: str) -> str:
     return " ".join(_PREFIX.sub("", summary or "", count=1).split())
 
 
+def _top_level_parts(creator: str, aware: bool = True) -> list[str]:
+    """Cut at ',', ' and ', ' & ' outside (...) and {...} (all of them when not `aware`)."""
+    parts, depth, start = [], 0, 0
+    for match in _SEPARATOR.finditer(creator):
+        token = match.group(0)
+        if token in ("(", "{"):
+            depth += 1 if aware else 0
+        elif token in (")", "}"):
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            parts.append(creator[start:match.start()])
+            start = match.end()
+    parts.append(creator[start:])
+    return parts
+
+
+def _author(part: str) -> Author | None:
+    """'Alexandre Benoist (LORIA, CNRS)' -> Author('Alexandre Benoist', 'LORIA, CNRS')."""
+    affiliations = [" ".join(a.split()) for a in _AFFILIATION.findall(part)]
+    name = " ".join(_AFFILIATION.sub(" ", part).split())
+    if not name:
+        return None
+    return Author(name, "; ".join(a for a in affiliations if a) or None)
+
+
+def parse_authors(creator: str) -> tuple[Author, ...]:
+    """dc:creator -> authors, cut on arXiv's separators (', ', ' and ', ', and ') only
+    outside parentheses; an affiliation in parentheses stays with its name, never becomes
+    an author. Unbalanced parentheses fall back to cutting at every separator."""
+    text = creator or ""
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            break
+    authors: list[Author] = []
+    for part in _top_level_parts(text, aware=depth == 0):
+        author = _author(part)
+        if author is None:
+            continue
+        if _NAME_SUFFIX.match(author.name) and authors:
+            last = authors[-1]
+            authors[-1] = Author(f"{last.name}, {author.name}",
+                                 last.affiliation or author.affiliation)
+        else:
+            authors.append(author)
+    return tuple(authors)
+
+
 def split_authors(creator: str) -> tuple[str, ...]:
-    """dc:creator 'A, B and C' -> ('A', 'B', 'C'); 'Jr.'-style suffixes stay with their name."""
+    """dc:creator 'A (Univ, Dept), B and C' -> ('A', 'B', 'C'): the names, affiliations
+    left out; 'Jr.'-style suffixes stay with their name. TeX is left as sent."""
+    return tuple(a.name for a in parse_authors(creator))
+
+
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _text(elem: ET.Element | None) -> str | None:
+    return None if elem is None else "".join(elem.itertext())
+
+
+def _raw_entry(elem: ET.Element) -> tuple[str, RawEntry]:
+    children: dict[str, ET.Element] = {}
     names: list[str] = []
-    for part in creator.split(","):
-        for name in _AND.split(part):
-            name = " ".join(name.split())
-            if not name:
-                continue
-            if _NAME_SUFFIX.match(name) and names:
-                names[-1] = f"{names[-1]}, {name}"
-            else:
-                names.append(name)
-    return tuple(names)
+    for child in elem:
+        local = _local(child.tag)
+        if local == "author":
+            name = next((c for c in child if _local(c.tag) == "name"), None)
+            names.append(_text(name) or "")
+        elif child.tag == _DC_CREATOR or local not in children:
+            children[_DC_CREATOR if child.tag == _DC_CREATOR else local] = child
+    key = _text(children.get("guid")) or _text(children.get("id")) or ""
+    if not key.strip() and "link" in children:
+        link = children["link"]
+        key = link.get("href") or _text(link) or ""
+    summary = children.get("description", children.get("summary"))
+    return " ".join(key.split()), RawEntry(
+        title=_text(children.get("title")), summary=_text(summary),
+        creator=_text(children.get(_DC_CREATOR)), names=tuple(names))
+
+
+def raw_entries(body: bytes) -> dict[str, list[RawEntry]]:
+    """Every whole <item>/<entry> of the XML, keyed by guid/id (else link). A body that breaks
+    off (truncated) keeps the entries before the break; a non-XML body gives none."""
+    parser = ET.XMLPullParser(events=("end",))
+    found: dict[str, list[RawEntry]] = {}
+    parser.feed(body)  # a parse error is queued as an event, not raised here
+    with suppress(ET.ParseError):
+        parser.close()
+    try:
+        for _event, elem in parser.read_events():
+            if _local(elem.tag) in ("item", "entry"):
+                key, raw = _raw_entry(elem)
+                found.setdefault(key, []).append(raw)
+                elem.clear()
+    except ET.ParseError:
+        pass
+    return found
+
+
+def _take_raw(raws: dict[str, list[RawEntry]], entry: Any) -> RawEntry | None:
+    key = " ".join(str(entry.get("id") or entry.get("link") or "").split())
+    queue = raws.get(key)
+    return queue.pop(0) if queue else None
 
 
 def _when(entry: Any, key: str) -> datetime | None:
@@ -93,21 +213,38 @@ def _categories(entry: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(" ".join(str(t).split()) for t in terms))
 
 
-def paper_from_entry(entry: Any, now: datetime | None = None) -> Paper:
-    """A listing-feed or export-API entry -> Paper (source "arxiv"); ItemError if unusable."""
+def _authors(entry: Any, raw: RawEntry | None) -> tuple[str, ...]:
+    if raw is not None and raw.creator is not None:
+        names: tuple[str, ...] = split_authors(raw.creator)
+    elif raw is not None and raw.names:
+        names = tuple(raw.names)  # export API: one <author> per person, never re-split
+    elif len(entry.get("authors") or []) > 1:
+        names = tuple(a["name"] for a in entry["authors"] if a.get("name"))
+    else:
+        names = split_authors(entry.get("author") or "")
+    return tuple(n for n in (tex_to_unicode(name) for name in names) if n)
+
+
+def paper_from_entry(entry: Any, now: datetime | None = None,
+                     raw: RawEntry | None = None) -> Paper:
+    """A listing-feed or export-API entry -> Paper (source "arxiv"); ItemError if unusable.
+
+    `raw` is the entry's text as the XML carries it (see `raw_entries`); without it the
+    text comes from feedparser. Normalization: the title and each author name have TeX
+    accents and escapes turned into Unicode outside maths (`tex_to_unicode`) and whitespace
+    folded; the abstract loses its "arXiv:... Announce Type: ... Abstract:" prefix and has
+    its whitespace folded, nothing else (TeX and maths in abstracts stay as sent)."""
     raw_id = entry.get("id") or entry.get("link")
     paper_id, version = split_arxiv_id(raw_id)
-    title = _TITLE_SUFFIX.sub("", " ".join((entry.get("title") or "").split()))
+    raw_title = raw.title if raw is not None and raw.title is not None else entry.get("title")
+    title = tex_to_unicode(_TITLE_SUFFIX.sub("", " ".join((raw_title or "").split())))
     if not title:
         raise ItemError("missing title")
-    creator = entry.get("author") or ""
-    if len(entry.get("authors") or []) > 1:  # export API: one <author> per person
-        authors = tuple(" ".join(a["name"].split()) for a in entry["authors"] if a.get("name"))
-    else:
-        authors = split_authors(creator)
+    summary = raw.summary if raw is not None and raw.summary is not None \
+        else entry.get("summary")
     return not_in_future(Paper(
         id=paper_id, version=version, source=SOURCE, title=title,
-        summary=strip_abstract_prefix(entry.get("summary") or ""), authors=authors,
+        summary=strip_abstract_prefix(summary or ""), authors=_authors(entry, raw),
         categories=_categories(entry),
         published=_when(entry, "published") or _when(entry, "updated")), now)
 
@@ -117,9 +254,9 @@ def _entry_label(entry: Any, index: int) -> str:
     return str(raw)[:60] if raw else f"entry#{index}"
 
 
-def _parse_feed(body: bytes) -> Any:
+def _parse_feed(body: bytes) -> tuple[Any, dict[str, list[RawEntry]]]:
     # A stream, never bytes or str: feedparser would treat a short string as a path or URL.
-    return feedparser.parse(io.BytesIO(body))
+    return feedparser.parse(io.BytesIO(body)), raw_entries(body)
 
 
 @dataclass
@@ -142,7 +279,7 @@ class Listing:
 def parse_listing(body: bytes, include_cross: bool = True,
                   now: datetime | None = None) -> Listing:
     """Listing feed bytes -> Listing. Never raises for what the network sends."""
-    feed = _parse_feed(body)
+    feed, raws = _parse_feed(body)
     listing = Listing(malformed=bool(feed.get("bozo")))
     title = " ".join(str(feed.feed.get("title") or "").split())
     if title.startswith(FEED_ERROR):
@@ -163,7 +300,7 @@ def parse_listing(body: bytes, include_cross: bool = True,
                 raise ItemError("no announce type (truncated entry?)")
             if kind not in ("new", "cross", "replace", "replace-cross"):
                 raise ItemError(f"unknown announce type {kind!r}")
-            paper = paper_from_entry(entry, now)
+            paper = paper_from_entry(entry, now, _take_raw(raws, entry))
         except ItemError as exc:
             listing.skipped += 1
             log.warning("source=%s id=%s skipped: %s", SOURCE, _entry_label(entry, index), exc)
@@ -188,7 +325,7 @@ class ExportPage:
 
 def parse_export(body: bytes, url: str = "") -> ExportPage:
     """One export-API answer -> papers; an arXiv error entry or a non-feed is a FetchError."""
-    feed = _parse_feed(body)
+    feed, raws = _parse_feed(body)
     if not feed.get("version") and not feed.entries:
         raise FetchError(url, "the export API answer is not an Atom feed")
     papers: list[Paper] = []
@@ -198,7 +335,7 @@ def parse_export(body: bytes, url: str = "") -> ExportPage:
             message = " ".join(str(entry.get("summary") or "error").split())
             raise FetchError(url, f"export API error: {message[:200]}")
         try:
-            papers.append(paper_from_entry(entry))
+            papers.append(paper_from_entry(entry, raw=_take_raw(raws, entry)))
         except ItemError as exc:
             skipped += 1
             log.warning("source=%s id=%s skipped: %s (export API)", SOURCE,
@@ -259,7 +396,8 @@ class ArxivExportClient:
         fetcher = Fetcher(session, self.http, sleep=self.sleep)
         async with self.pacer.slot():
             response = await fetcher.get(self.url, params, min_delay=self.pacer.interval)
-        return parse_export(response.body, self.url)
+        # A 100-entry page is cheap, but parsing is CPU work: never on the event loop.
+        return await asyncio.to_thread(parse_export, response.body, self.url)
 
     async def by_ids(self, session: aiohttp.ClientSession, ids: Sequence[str],
                      batch: int = 100) -> ExportResult:
@@ -347,7 +485,10 @@ class ArxivSource:
                 self.listing_url)
         except FetchError as exc:
             return FetchResult(status="error", note=f"listing feed: {exc.reason}")
-        listing = parse_listing(response.body, self.cfg.include_cross, now)
+        # feedparser takes ~0.5 s on the 2.8 MB all-archives feed: off the loop, or every
+        # chat stalls while it runs.
+        listing = await asyncio.to_thread(parse_listing, response.body,
+                                          self.cfg.include_cross, now)
         if listing.error:
             log.warning("source=%s listing feed unusable: %s", SOURCE, listing.error)
             return FetchResult(status="error", note=listing.error)
