@@ -47,6 +47,7 @@ class DiscordConfig:
     enabled: bool = False
     guild_ids: tuple[int, ...] = ()  # sync commands to these guilds only (development)
     shard_count: str = ""  # "" = no sharding, "auto", or a number
+    api_base_url: str = "https://discord.com/api/v10"  # REST API (tests point it at a fake)
     token: str = ""  # from PAPERWATCH_DISCORD_TOKEN only
 
 
@@ -75,7 +76,7 @@ class ArxivSourceConfig:
 class HttpConfig:
     timeout_seconds: float = 30.0
     max_retries: int = 4
-    max_body_bytes: int = 5_000_000
+    max_body_bytes: int = 32_000_000  # the all-archives arXiv feed is ~2.8 MB
     backoff_base_seconds: float = 1.0
     max_retry_after_seconds: float = 300.0  # a longer Retry-After waits for the next cycle
 
@@ -243,6 +244,10 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"{name}: must be at least 10 seconds, got {seconds}")
     if cfg.telegram.mode == "webhook" and cfg.telegram.enabled and not cfg.telegram.webhook_url:
         raise ConfigError("telegram.webhook_url: required when telegram.mode is \"webhook\"")
+    for name, port in (("http.port", cfg.http.port),
+                       ("telegram.webhook_port", cfg.telegram.webhook_port)):
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"{name}: expected a TCP port from 1 to 65535, got {port}")
 
 
 def require_tokens(cfg: Config) -> None:
@@ -263,8 +268,17 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
                 data = tomllib.load(fh)
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {path} is a directory: give the TOML file "
+                              "itself") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}): "
+                              "save it as UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read: "
+                              f"{exc.strerror or exc}") from None
     cfg = _build(Config, data, "")
     if env.get(ENV_DATABASE_URL):
         cfg = replace(cfg, database=replace(cfg.database, url=env[ENV_DATABASE_URL]))
