@@ -14,7 +14,7 @@ def test_exported_watches_read_back_as_the_same_queries():
 
 
 def test_bad_lines_are_reported_by_number_and_the_rest_kept():
-    data = '# mine\n\nfederated learning\n"unbalanced\nre-ranking\nreranking\nfoo:bar\n'.encode()
+    data = b'# mine\n\nfederated learning\n"unbalanced\nre-ranking\nreranking\nfoo:bar\n'
     result = read_watch_file(data)
     assert [q.text for q in result.queries] == ["federated learning", "re-ranking"]
     assert [e.split(":")[0] for e in result.errors] == ["line 4", "line 7"]
