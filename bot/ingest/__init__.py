@@ -1,0 +1,1 @@
+"""Ingest: store new papers, match them against the watches, enqueue deliveries and follow-ups."""

@@ -1,0 +1,48 @@
+"""What a source refresh changed that the people alerted about a paper want to hear.
+
+`follow_up_kinds(before, after, rules)` compares the stored paper with its newer sighting:
+- "code": a GitHub repository appeared, or its stars crossed `rules.stars`;
+- "trending": Hugging Face upvotes crossed `rules.upvotes`;
+- "revised": a newer arXiv version changed the title or the abstract.
+Each kind fires once per paper because it compares across the threshold (before below,
+after at or above); the outbox's unique (chat, paper, kind) keeps it once per person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.types import Paper
+
+KINDS = ("code", "trending", "revised")
+
+
+@dataclass(frozen=True)
+class FollowUpRules:
+    upvotes: int = 50
+    stars: int = 100
+
+
+def _crossed(before: int | None, after: int | None, threshold: int) -> bool:
+    return after is not None and after >= threshold > (before or 0)
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def follow_up_kinds(before: Paper, after: Paper, rules: FollowUpRules = FollowUpRules()
+                    ) -> list[str]:
+    """The follow-up kinds this sighting triggers, in KINDS order."""
+    kinds = []
+    if (after.github_url and not before.github_url) or (
+            before.github_url and _crossed(before.github_stars, after.github_stars, rules.stars)):
+        kinds.append("code")
+    if _crossed(before.upvotes, after.upvotes, rules.upvotes):
+        kinds.append("trending")
+    newer = after.version is not None and before.version is not None \
+        and after.version > before.version
+    if newer and (_words(after.title) != _words(before.title)
+                  or _words(after.summary) != _words(before.summary)):
+        kinds.append("revised")
+    return kinds

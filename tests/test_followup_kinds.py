@@ -1,0 +1,37 @@
+"""Which refreshes make a follow-up: code appears or gets starred, upvotes cross the
+threshold, a new version changes the text; and each only when crossing, not after."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.ingest.followups import FollowUpRules, follow_up_kinds
+from bot.types import Paper
+
+BASE = Paper(id="2508.13426", title="A title", summary="An abstract.", version=1, upvotes=3)
+RULES = FollowUpRules(upvotes=50, stars=100)
+
+
+@pytest.mark.parametrize(("change", "kinds"), [
+    ({}, []),
+    ({"github_url": "https://github.com/a/b"}, ["code"]),
+    ({"upvotes": 50}, ["trending"]),
+    ({"upvotes": 49}, []),
+    ({"version": 2, "summary": "A new abstract."}, ["revised"]),
+    ({"version": 2, "summary": "An  abstract."}, []),  # whitespace only: not a revision
+    ({"version": 2, "title": "A better title", "upvotes": 80,
+      "github_url": "https://github.com/a/b"}, ["code", "trending", "revised"]),
+])
+def test_a_refresh_triggers_the_kinds_it_crosses(change, kinds):
+    assert follow_up_kinds(BASE, replace(BASE, **change), RULES) == kinds
+
+
+def test_stars_count_only_once_the_repository_is_known_and_only_when_crossing():
+    with_repo = replace(BASE, github_url="https://github.com/a/b", github_stars=20)
+    assert follow_up_kinds(with_repo, replace(with_repo, github_stars=150), RULES) == ["code"]
+    starred = replace(with_repo, github_stars=150)
+    assert follow_up_kinds(starred, replace(starred, github_stars=400), RULES) == []
+    trending = replace(BASE, upvotes=60)
+    assert follow_up_kinds(trending, replace(trending, upvotes=90), RULES) == []
