@@ -1,154 +1,193 @@
-"""Read papers from a JSON array or JSON Lines file, refusing bad items one by one.
+"""Read papers from a file (`paperwatch ingest`, the console's /ingest, the demo's sample).
 
-Each item is either a Hugging Face daily-papers item (paper fields under "paper") or a flat
-object {"id", "title", "summary", "authors": [names], "categories": [...], "published"}.
-A bad item is reported with its line (or array position) and the problem; the good items
-of the same file are still returned.
+The format is found by PARSING, never by the first character:
+
+- one JSON document: a list of items, an object `{"items": [...]}`, or a single item;
+- else JSON Lines (one item per line) when at least half of the non-blank lines are a JSON
+  value on their own; otherwise the file is broken JSON and nothing of it is stored (so a
+  pretty-printed document with an error never turns into papers made of its fragments).
+
+Each item is a Hugging Face daily-papers item (it has a "paper" object: read by the same
+reader as the poller, `bot.sources.hf_item`) or a flat object {"id", "title", "summary",
+"authors": [names], "categories", "keywords", "published", "upvotes", "githubRepo",
+"githubStars", "projectPage", "thumbnail", "ai_summary", "organization"}. A bad item (also
+one nested too deeply to parse) is reported with its line or position, id and reason; the
+good items of the same file are still returned.
+
+A file that cannot be read at all (missing, a directory, unreadable, too large) raises
+`PaperFileError`, so callers can exit non-zero.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.sources.clean import (
+    ItemError,
+    clean_paper,
+    count,
+    names,
+    parse_datetime,
+    split_arxiv_id,
+)
+from bot.sources.hf_item import paper_from_hf_item
 from bot.types import Paper
 
+__all__ = ["ItemError", "LoadReport", "PaperFileError", "load_papers", "paper_from_item",
+           "parse_datetime", "split_arxiv_id"]
+
 MAX_FILE_BYTES = 50_000_000
-_ID = re.compile(r"^(?:[a-z][a-z.\-]*/\d{7}|\d{4}\.\d{4,5}|sample-\d{4})(?:v(\d+))?$", re.I)
-_EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class LoadReport:
     papers: list[Paper]
-    errors: list[str]  # "line 3: missing title"
+    errors: list[str]  # "line 3: upvotes -3 is not a count (id 2508.13426)"
 
 
-class ItemError(ValueError):
-    pass
+class PaperFileError(OSError):
+    """The file could not be read at all; str() is one line naming the file and why."""
 
 
-def split_arxiv_id(raw: Any) -> tuple[str, int | None]:
-    """'2508.13426v2' -> ('2508.13426', 2); raise ItemError for anything not an arXiv id."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise ItemError("missing id")
-    text = raw.strip()
-    for prefix in ("oai:arXiv.org:", "http://arxiv.org/abs/", "https://arxiv.org/abs/"):
-        if text.startswith(prefix):
-            text = text[len(prefix):]
-    match = _ID.match(text)
-    if not match:
-        raise ItemError(f"id {text[:40]!r} is not an arXiv id")
-    version = int(match.group(1)) if match.group(1) else None
-    return (text[: match.start(1) - 1] if version else text), version
-
-
-def parse_datetime(raw: Any) -> datetime | None:
-    """ISO date or datetime -> aware UTC datetime; None when absent; ItemError when absurd."""
-    if raw in (None, ""):
-        return None
-    if not isinstance(raw, str):
-        raise ItemError(f"date {raw!r} is not a string")
-    try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ItemError(f"date {raw[:40]!r} is not an ISO date") from None
-    value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not _EARLIEST <= value <= datetime(2100, 1, 1, tzinfo=UTC):
-        raise ItemError(f"date {raw[:40]!r} is out of range")
-    return value.astimezone(UTC)
-
-
-def _text(item: dict[str, Any], key: str, required: bool = False) -> str:
+def _text(item: dict[str, Any], key: str) -> str:
     value = item.get(key)
     if value is None:
-        if required:
-            raise ItemError(f"missing {key}")
         return ""
     if not isinstance(value, str):
-        raise ItemError(f"{key} is not text")
-    value = " ".join(value.split())
-    if required and not value:
-        raise ItemError(f"empty {key}")
+        raise ItemError(f"{key} is {type(value).__name__}, not text")
     return value
 
 
-def _names(values: Any, key: str) -> tuple[str, ...]:
-    if values is None:
-        return ()
-    if not isinstance(values, list):
-        raise ItemError(f"{key} is not a list")
-    names = []
-    for value in values:
-        if isinstance(value, dict):  # HF authors: {"name": ...}
-            value = value.get("name")
-        if not isinstance(value, str):
-            raise ItemError(f"{key} has a non-text entry")
-        if value.strip():
-            names.append(" ".join(value.split()))
-    return tuple(names)
+def _list(item: dict[str, Any], key: str) -> list[Any]:
+    value = item.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ItemError(f"{key} is {type(value).__name__}, not a list")
+    return [v.get("name") if isinstance(v, dict) else v for v in value]
 
 
-def _optional_url(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.startswith(("https://", "http://")) else None
+def _flat_paper(item: dict[str, Any]) -> Paper:
+    paper_id, version = split_arxiv_id(item.get("id"))
+    if item.get("withdrawnAt"):
+        raise ItemError("withdrawn")
+    stars = item.get("githubStars", item.get("github_stars"))
+    org = item.get("organization")
+    return clean_paper(Paper(
+        id=paper_id, version=version, source="ingest", title=_text(item, "title"),
+        summary=_text(item, "summary"),
+        authors=tuple(_list(item, "authors")),
+        categories=tuple(_list(item, "categories")),
+        keywords=names(item.get("keywords", item.get("ai_keywords"))),
+        published=parse_datetime(item.get("published", item.get("publishedAt"))),
+        upvotes=count(item.get("upvotes"), "upvotes"),
+        github_url=item.get("githubRepo"), github_stars=stars if isinstance(stars, int) else None,
+        project_url=item.get("projectPage"), thumbnail_url=item.get("thumbnail"),
+        ai_summary=item["ai_summary"] if isinstance(item.get("ai_summary"), str) else "",
+        organization=org if isinstance(org, str) else None,
+    ))
 
 
 def paper_from_item(item: Any) -> Paper:
-    """One file item (flat or Hugging Face shape) -> Paper; ItemError says what is wrong."""
+    """One file item (flat or Hugging Face shape) -> a clean Paper; ItemError says why not."""
     if not isinstance(item, dict):
         raise ItemError("not a JSON object")
-    source = "ingest"
-    if isinstance(item.get("paper"), dict):  # a Hugging Face daily-papers item
-        outer, item, source = item, item["paper"], "hf"
-        item = {**item, "thumbnail": item.get("thumbnail") or outer.get("thumbnail")}
-    paper_id, version = split_arxiv_id(item.get("id"))
-    upvotes = item.get("upvotes")
-    if upvotes is not None and (isinstance(upvotes, bool) or not isinstance(upvotes, int)):
-        raise ItemError("upvotes is not a number")
-    return Paper(
-        id=paper_id, version=version, source=source,
-        title=_text(item, "title", required=True), summary=_text(item, "summary"),
-        authors=_names(item.get("authors"), "authors"),
-        categories=_names(item.get("categories"), "categories"),
-        keywords=_names(item.get("ai_keywords", item.get("keywords")), "keywords"),
-        published=parse_datetime(item.get("published", item.get("publishedAt"))),
-        upvotes=upvotes, github_url=_optional_url(item.get("githubRepo")),
-        project_url=_optional_url(item.get("projectPage")),
-        thumbnail_url=_optional_url(item.get("thumbnail")),
-    )
+    if "paper" in item:  # a Hugging Face daily-papers item: the poller's reader
+        return paper_from_hf_item(item)
+    return _flat_paper(item)
+
+
+def _label(item: Any) -> str:
+    """" (id 2508.13426)" when the item has a usable id (else the reason names the id)."""
+    fields = item.get("paper", item) if isinstance(item, dict) else None
+    try:
+        paper_id, _version = split_arxiv_id(fields.get("id") if isinstance(fields, dict) else None)
+    except ItemError:
+        return ""
+    return f" (id {paper_id})"
+
+
+def _loads(text: str) -> Any:
+    """json.loads, with a value nested too deeply (RecursionError) and an integer of
+    thousands of digits (ValueError) reported as ItemError."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise ItemError("nested too deeply") from None
+    except ValueError as exc:
+        raise ItemError(f"not valid JSON ({exc})") from None
+
+
+def _document_items(value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and "items" in value and "paper" not in value:
+        value = value["items"]
+        if not isinstance(value, list):
+            raise ItemError(f'"items" is {type(value).__name__}, not a list')
+    if isinstance(value, list):
+        return [(f"item {n}", item) for n, item in enumerate(value, start=1)]
+    return [("item 1", value)]
+
+
+def _json_lines(lines: list[tuple[int, str]]) -> tuple[list[tuple[str, Any]], list[str]] | None:
+    """Items and errors when the lines read as JSON Lines, else None (broken JSON)."""
+    entries: list[tuple[str, Any]] = []
+    errors: list[str] = []
+    for number, line in lines:
+        try:
+            entries.append((f"line {number}", _loads(line)))
+        except json.JSONDecodeError as exc:
+            errors.append(f"line {number}: not valid JSON ({exc.msg})")
+        except ItemError as exc:  # too deep: still a whole line, not a fragment
+            entries.append((f"line {number}", exc))
+    return (entries, errors) if len(entries) * 2 >= len(lines) else None
+
+
+def read_items(text: str) -> tuple[list[tuple[str, Any]], list[str]]:
+    """(where, item) pairs and file-level errors; an item may be an ItemError to report."""
+    text = text.removeprefix("\ufeff")
+    try:
+        return _document_items(_loads(text)), []
+    except ItemError as exc:
+        if "\n" not in text.strip():  # one line: one item, too deep or too big
+            return [], [f"item 1: {exc}"]
+        first = exc
+        syntax = None
+    except json.JSONDecodeError as exc:
+        first, syntax = None, exc
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not lines:
+        return [], ["the file is empty"]
+    as_lines = _json_lines(lines) if len(lines) > 1 else None
+    if as_lines is not None:
+        return as_lines
+    if syntax is not None:
+        return [], [f"line {syntax.lineno}: not valid JSON ({syntax.msg}); nothing stored"]
+    return [], [f"the file is not valid JSON ({first}); nothing stored"]
 
 
 def load_papers(path: str | Path) -> LoadReport:
-    """Read a JSON array or JSON Lines file of papers."""
+    """Read a JSON or JSON Lines file of papers; PaperFileError if it cannot be read."""
     path = Path(path)
-    if path.stat().st_size > MAX_FILE_BYTES:
-        return LoadReport([], [f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB"])
-    text = path.read_text(encoding="utf-8", errors="replace")
-    stripped = text.lstrip()
-    entries: list[tuple[str, Any]] = []
-    errors: list[str] = []
-    if stripped.startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return LoadReport([], [f"line {exc.lineno}: not valid JSON ({exc.msg})"])
-        entries = [(f"item {n}", item) for n, item in enumerate(items, start=1)]
-    else:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                entries.append((f"line {number}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                errors.append(f"line {number}: not valid JSON ({exc.msg})")
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise PaperFileError(f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB")
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except PaperFileError:
+        raise
+    except OSError as exc:
+        raise PaperFileError(f"can't read {path}: {exc.strerror or exc}") from exc
+    entries, errors = read_items(text)
     papers = []
     for where, item in entries:
         try:
+            if isinstance(item, ItemError):
+                raise item
             papers.append(paper_from_item(item))
         except ItemError as exc:
-            errors.append(f"{where}: {exc}")
+            errors.append(f"{where}: {exc}{_label(item)}")
     return LoadReport(papers, errors)

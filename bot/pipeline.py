@@ -3,6 +3,10 @@
 One call is one transaction: a paper is either stored together with every delivery it
 causes, or not at all. Papers already stored are refreshed (upvotes, newer version)
 without alerting. Callers: the source poller, `paperwatch ingest`, the console's /ingest.
+
+Every paper passes `clean_paper` first (the source boundary, bot/sources/clean.py): one
+that cannot be stored is left out, logged with its id and reason and listed in
+`IngestResult.refused`; the rest of the batch is stored.
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.metrics import Metrics
+from bot.sources.clean import clean_papers
 from bot.types import MatchHit, Paper
 from bot.watchset import WatchSet
 from storage import repo
@@ -28,6 +33,7 @@ class IngestResult:
     new: int = 0
     updated: int = 0
     deliveries: int = 0
+    refused: tuple[str, ...] = ()  # "id: reason" per paper left out at the boundary
 
 
 def _latest_versions(papers: Sequence[Paper]) -> list[Paper]:
@@ -54,8 +60,15 @@ class Pipeline:
     async def ingest(self, papers: Sequence[Paper], *, source: str, alert: bool,
                      updates: Sequence[Paper] = ()) -> IngestResult:
         """Store and (when alert) match papers; `updates` only refresh stored papers."""
+        papers, refused = clean_papers(papers)
+        updates, refused_updates = clean_papers(updates, " (update)")
+        refused += refused_updates
+        for line in refused:
+            log.warning("ingest source=%s refused %s", source, line)
         async with self._lock:
             result = await self._ingest(_latest_versions(papers), alert, _latest_versions(updates))
+        if refused:
+            result = replace(result, refused=tuple(refused))
         self.metrics.inc("paperwatch_papers_ingested_total", result.new, source=source)
         self.metrics.inc("paperwatch_matches_total", result.deliveries)
         log.info("ingest source=%s papers=%d new=%d updated=%d deliveries=%d alert=%s",

@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 
 import aiohttp
 
-from bot.paper_file import ItemError
+from bot.sources.clean import ItemError
 from bot.types import Paper
 
 Status = Literal["ok", "empty", "error"]

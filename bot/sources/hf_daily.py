@@ -6,9 +6,11 @@ pipeline refreshes stored papers without alerting again). After downtime (`since
 missed days are fetched too, up to `backfill_days`. `fetch_trending(session, cfg, day)` gives
 one day's list by upvotes for the daily channel post.
 
-Items are read from their `paper` object, keyed by the arXiv id. A bad item (wrong types,
-missing id or title, absurd date, withdrawn) is skipped and logged with its id; the rest of
-the page is kept. Malformed decorations (keywords, links, thumbnail) are dropped, not fatal.
+Items are read by `bot.sources.hf_item.paper_from_hf_item` (the reader `paperwatch ingest`
+uses too). A bad item is skipped and logged with its id and reason; the rest of the page is
+kept. A day whose items are ALL refused (a format change) is an error for that day, not an
+empty day, so the poll fails and the day is fetched again later. Paging stops at an empty
+page or at a page that brings no new paper (a server ignoring `p`, a page of bad items).
 """
 
 from __future__ import annotations
@@ -21,110 +23,41 @@ from typing import Any
 import aiohttp
 
 from bot.config import HFSourceConfig, HttpConfig
-from bot.paper_file import ItemError, parse_datetime, split_arxiv_id
-from bot.sources.base import FetchResult, not_in_future, plural
+from bot.sources.base import FetchResult, plural
+from bot.sources.clean import ItemError
+from bot.sources.hf_item import SOURCE, item_label, paper_from_hf_item
 from bot.sources.http import Fetcher, FetchError, Sleep
 from bot.types import Paper
 
 log = logging.getLogger(__name__)
 
-SOURCE = "hf"
 MAX_PAGES = 40  # a server that ignores `p` must not keep us paging forever
-
-
-def _text(value: Any, key: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ItemError(f"{key} is {type(value).__name__}, not text")
-    return " ".join(value.split())
-
-
-def _url(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.startswith(("https://", "http://")) else None
-
-
-def _authors(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ItemError(f"authors is {type(value).__name__}, not a list")
-    names = []
-    for author in value:
-        name = author.get("name") if isinstance(author, dict) else author
-        if isinstance(name, str) and name.strip():
-            names.append(" ".join(name.split()))
-    return tuple(names)
-
-
-def _keywords(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(dict.fromkeys(" ".join(k.split()) for k in value
-                               if isinstance(k, str) and k.strip()))
-
-
-def paper_from_item(item: Any, now: datetime | None = None) -> Paper:
-    """One daily-papers list item -> Paper; ItemError says why the item is unusable.
-
-    With `now`, a date more than two days ahead of it is refused as absurd.
-    """
-    if not isinstance(item, dict):
-        raise ItemError(f"item is {type(item).__name__}, not an object")
-    paper = item.get("paper")
-    if not isinstance(paper, dict):
-        raise ItemError("no paper object")
-    paper_id, version = split_arxiv_id(paper.get("id"))
-    if paper.get("withdrawnAt"):
-        raise ItemError("withdrawn")
-    title = _text(paper.get("title"), "title") or _text(item.get("title"), "title")
-    if not title:
-        raise ItemError("missing title")
-    upvotes = paper.get("upvotes")
-    if upvotes is not None and (isinstance(upvotes, bool) or not isinstance(upvotes, int)
-                                or upvotes < 0):
-        raise ItemError(f"upvotes {upvotes!r} is not a count")
-    return not_in_future(Paper(
-        id=paper_id, version=version, source=SOURCE, title=title,
-        summary=_text(paper.get("summary"), "summary") or _text(item.get("summary"), "summary"),
-        authors=_authors(paper.get("authors")),
-        keywords=_keywords(paper.get("ai_keywords")),
-        published=parse_datetime(paper.get("publishedAt") or item.get("publishedAt")),
-        upvotes=upvotes,
-        github_url=_url(paper.get("githubRepo")),
-        project_url=_url(paper.get("projectPage")),
-        thumbnail_url=_url(item.get("thumbnail")) or _url(paper.get("thumbnail")),
-    ), now)
-
-
-def _item_label(item: Any, index: int) -> str:
-    paper = item.get("paper") if isinstance(item, dict) else None
-    pid = paper.get("id") if isinstance(paper, dict) else None
-    return pid[:40] if isinstance(pid, str) and pid.strip() else f"item#{index}"
+paper_from_item = paper_from_hf_item  # the name the poller's callers and tests know
 
 
 def parse_page(items: list[Any], where: str = "",
-               now: datetime | None = None) -> tuple[list[Paper], int]:
-    """The good papers of one page and how many items were skipped (each one logged)."""
+               now: datetime | None = None) -> tuple[list[Paper], list[str]]:
+    """The good papers of one page and one "id: reason" per skipped item (each one logged)."""
     papers: list[Paper] = []
-    skipped = 0
+    refused: list[str] = []
     for index, item in enumerate(items):
         try:
-            papers.append(paper_from_item(item, now))
+            papers.append(paper_from_hf_item(item, now))
         except ItemError as exc:
-            skipped += 1
-            log.warning("source=%s id=%s skipped: %s %s", SOURCE, _item_label(item, index),
-                        exc, where)
-    return papers, skipped
+            label = item_label(item, index)
+            refused.append(f"{label}: {exc}")
+            log.warning("source=%s id=%s skipped: %s %s", SOURCE, label, exc, where)
+    return papers, refused
 
 
 async def fetch_day(fetcher: Fetcher, cfg: HFSourceConfig, day: date,
                     sort: str | None = None, now: datetime | None = None
                     ) -> tuple[list[Paper], int]:
-    """Every page of one day's list, until an empty page: (papers, skipped items)."""
+    """Every page of one day's list: (papers, skipped items). FetchError when the day's
+    list has items but every one of them was refused."""
     url = f"{cfg.base_url.rstrip('/')}/api/daily_papers"
     papers: dict[str, Paper] = {}
-    skipped = 0
+    refused: list[str] = []
     for page in range(MAX_PAGES):
         params: dict[str, Any] = {"date": day.isoformat(), "p": page, "limit": cfg.page_limit}
         if sort:
@@ -136,16 +69,20 @@ async def fetch_day(fetcher: Fetcher, cfg: HFSourceConfig, day: date,
         if not items:
             break
         found, bad = parse_page(items, f"(date={day} p={page})", now)
-        skipped += bad
-        if found and all(p.id in papers for p in found):
-            log.warning("source=%s date=%s page %d repeats earlier pages: stopped paging",
+        refused += bad
+        new = [p for p in found if p.id not in papers]
+        if not new:
+            log.warning("source=%s date=%s page %d brings no new paper: stopped paging",
                         SOURCE, day, page)
             break
-        for paper in found:
-            papers.setdefault(paper.id, paper)
+        for paper in new:
+            papers[paper.id] = paper
     else:
         log.warning("source=%s date=%s stopped after %d pages", SOURCE, day, MAX_PAGES)
-    return list(papers.values()), skipped
+    if refused and not papers:
+        raise FetchError(url, f"all {plural(len(refused), 'item')} of {day} refused "
+                              f"(first: {refused[0]})")
+    return list(papers.values()), len(refused)
 
 
 async def fetch_trending(session: aiohttp.ClientSession, cfg: HFSourceConfig, day: date, *,

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -136,6 +136,8 @@ class SourcePoller:
             except Exception as exc:
                 log.exception("source=%s ingest failed", source.name)
                 result = FetchResult(status="error", note=f"storing failed: {exc}")
+            else:
+                result = _with_refusals(result, ingested.refused)
         ok = result.status != "error"
         note = result.note[:MAX_NOTE]
         async with self.sessions.begin() as session:
@@ -171,6 +173,19 @@ class SourcePoller:
             else:
                 lines.append(f"{source.name}: {status}, last success {success}{note}")
         return lines
+
+
+def _with_refusals(result: FetchResult, refused: tuple[str, ...]) -> FetchResult:
+    """Papers the pipeline refused at the boundary count as skipped; when it refused every
+    one of them the poll failed (a format change), so the last success stays put."""
+    if not refused:
+        return result
+    skipped = result.skipped + len(refused)
+    if len(refused) >= len(result.papers) + len(result.updates):
+        return replace(result, status="error", skipped=skipped,
+                       note=f"all {len(refused)} papers refused (first: {refused[0]})")
+    return replace(result, skipped=skipped,
+                   note=f"{result.note}; {len(refused)} refused at storing")
 
 
 def _when(moment: datetime, now: datetime) -> str:
