@@ -64,8 +64,12 @@ class App:
 
     async def __aenter__(self) -> App:
         self.engine = db.create_engine(self.config.database.url)
-        if self.config.database.auto_upgrade:
-            await db.upgrade(self.engine)
+        try:
+            # refuse at start, in one line, a database that is missing, old or read-only
+            await db.prepare(self.engine, upgrade_schema=self.config.database.auto_upgrade)
+        except BaseException:
+            await self.engine.dispose()
+            raise
         self.sessions = db.session_factory(self.engine)
         async with self.sessions() as session:
             await self.watches.refresh(session, self.clock())

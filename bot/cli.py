@@ -2,6 +2,9 @@
 backfill.
 
 Run as `paperwatch SUBCOMMAND` (installed console script) or `python -m bot SUBCOMMAND`.
+A known failure (configuration, database, platform refusal, port in use) ends the command
+with one line on stderr and a non-zero exit (see bot/failures.py); every configured secret
+is scrubbed from everything written to stdout and stderr, tracebacks included.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ import signal
 import sys
 import tempfile
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import aiohttp
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.app import ROLES, App
 from bot.config import Config, ConfigError, load_config, require_tokens
-from bot.logs import configure_logging
+from bot.failures import FAILURE_EXIT, StartupError, one_line
+from bot.logs import configure_logging, install_scrubbing
 from bot.scheduler import queue_report
 from bot.sources.backfill import SOURCES, BackfillError, backfill
 from storage import db
@@ -46,7 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     dbp = sub.add_parser("db", help="database maintenance")
     dbsub = dbp.add_subparsers(dest="db_command", required=True)
     with_config(dbsub.add_parser("upgrade", help="apply Alembic migrations"))
-    with_config(sub.add_parser("check-config", help="validate the configuration and connect"))
+    check = with_config(sub.add_parser("check-config",
+                                       help="validate the configuration and connect"))
+    check.add_argument("--online", action="store_true",
+                       help="also ask the enabled platforms whether they accept the tokens")
     with_config(sub.add_parser("status", help="the delivery queue and daily posts, now"))
     backfill = with_config(sub.add_parser(
         "backfill", help="fetch a source's history over a date range and store it"))
@@ -100,7 +109,17 @@ async def _console(cfg: Config) -> None:
         await app.run_console(prompt=sys.stdin.isatty())
 
 
+def _readable_file(path: str) -> None:
+    """Before the database is opened: a file that cannot be read is an error (exit 1)."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise StartupError(f"ingest: can't read {path}: {exc.strerror or exc}") from None
+
+
 async def _ingest(cfg: Config, path: str) -> int:
+    _readable_file(path)
     async with App(cfg) as app:
         print(await app.ingest_file(path))
     return 0
@@ -118,39 +137,138 @@ async def _run(cfg: Config, role: str) -> None:
 async def _upgrade(cfg: Config) -> None:
     engine = db.create_engine(cfg.database.url)
     try:
-        await db.upgrade(engine)
+        await db.prepare(engine, upgrade_schema=True)
         print(f"database at revision {await db.current_revision(engine)}")
     finally:
         await engine.dispose()
 
 
-async def _check(cfg: Config) -> int:
-    engine = db.create_engine(cfg.database.url)
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The SQLite file of `url` if it does not exist yet (connecting would create it)."""
+    path = db.sqlite_path(url)
+    return path if path is not None and not path.exists() else None
+
+
+def _no_file_line(path: Path) -> str:
+    if not path.parent.is_dir():
+        return (f"database: the directory {path.parent} does not exist: create it, or point "
+                "database.url at another file")
+    return f"database: {path} does not exist yet: create it with `{db.UPGRADE_COMMAND}`"
+
+
+async def _check_database(cfg: Config) -> bool:
+    """Print the database and schema lines; False if the bot could not start on it."""
+    url = cfg.database.url
+    missing = _missing_sqlite_file(url)
+    if missing is not None:
+        if not missing.parent.is_dir():
+            print(_no_file_line(missing))
+            return False
+        print(f"database: {missing} does not exist yet")
+        return _report_schema(cfg, db.SchemaState(None, db.head_revision()))
+    engine = db.create_engine(url)
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-        print(f"database: ok ({engine.url.render_as_string(hide_password=True)})")
+        state = await db.schema_state(engine)
+        if state.status != "missing":
+            await db.check_writable(engine)
+        print(f"database: ok ({db.where(url)})")
     except Exception as exc:  # report any driver error as one line
-        print(f"database: cannot connect: {exc.__class__.__name__}: {exc}")
-        return 1
+        reason = db.explain(exc, url) or f"{exc.__class__.__name__}: {exc}"
+        print(f"database: cannot connect: {reason.removeprefix('database: ')}")
+        return False
     finally:
         await engine.dispose()
+    return _report_schema(cfg, state)
+
+
+def _report_schema(cfg: Config, state: db.SchemaState) -> bool:
+    print(f"schema: {state.describe()}")
+    if state.status in ("missing", "behind") and cfg.database.auto_upgrade:
+        print("  (database.auto_upgrade is on: `paperwatch run` also upgrades it at start)")
+        return True
+    return state.status == "current"
+
+
+async def _ask_telegram(http: aiohttp.ClientSession, cfg: Config) -> tuple[bool, str]:
+    base = cfg.telegram.api_base_url
+    async with http.get(f"{base}{cfg.telegram.token}/getMe") as resp:
+        if resp.status == 401:
+            return False, "Telegram refused the token (401 Unauthorized)"
+        if resp.status == 404:
+            return False, (f"{base} answered 404 Not Found: check telegram.api_base_url "
+                           "and the form of the token")
+        try:
+            me = (await resp.json(content_type=None))["result"]
+            return True, f"Telegram knows the bot as @{me['username']} ({me['first_name']})"
+        except (ValueError, KeyError, TypeError):
+            return False, f"{base} answered {resp.status} without a Bot API answer"
+
+
+async def _ask_discord(http: aiohttp.ClientSession, cfg: Config) -> tuple[bool, str]:
+    base = cfg.discord.api_base_url.rstrip("/")
+    headers = {"Authorization": f"Bot {cfg.discord.token}"}
+    async with http.get(f"{base}/users/@me", headers=headers) as resp:
+        if resp.status == 401:
+            return False, "Discord refused the token (401 Unauthorized)"
+        try:
+            me = await resp.json(content_type=None)
+            return True, f"Discord knows the bot as {me['username']} (id {me['id']})"
+        except (ValueError, KeyError, TypeError):
+            return False, f"{base} answered {resp.status} without a user"
+
+
+async def _check_platforms(cfg: Config, online: bool) -> bool:
+    asks = {"telegram": _ask_telegram, "discord": _ask_discord}
+    ok = True
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
+        for name, section in (("telegram", cfg.telegram), ("discord", cfg.discord)):
+            if not section.enabled:
+                print(f"{name}: disabled")
+                continue
+            if not online:
+                print(f"{name}: enabled (not asked: `paperwatch check-config --online` asks "
+                      f"{name.capitalize()} about the token)")
+                continue
+            try:
+                accepted, line = await asks[name](http, cfg)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                accepted, line = False, f"cannot reach it: {exc.__class__.__name__}: {exc}"
+            print(f"{name}: {'enabled, ' if accepted else 'refused: '}{line}")
+            ok = ok and accepted
+    return ok
+
+
+async def _check(cfg: Config, online: bool = False) -> int:
+    if not await _check_database(cfg):
+        return FAILURE_EXIT
     try:
         require_tokens(cfg)
     except ConfigError as exc:
         print(exc)
-        return 1
-    for name, section in (("telegram", cfg.telegram), ("discord", cfg.discord)):
-        print(f"{name}: {'enabled' if section.enabled else 'disabled'}")
+        return FAILURE_EXIT
+    if not await _check_platforms(cfg, online):
+        return FAILURE_EXIT
     print("configuration: ok")
     return 0
 
 
+def _until(args: argparse.Namespace) -> date | None:
+    """--until as given; without it, a --since after today (UTC) is refused here, by name."""
+    today = datetime.now(UTC).date()
+    if args.until is None and args.since > today:
+        raise StartupError(f"backfill: --since {args.since} is in the future "
+                           f"(today is {today}, UTC)")
+    return args.until
+
+
 async def _backfill(cfg: Config, args: argparse.Namespace) -> int:
+    until = _until(args)
     async with App(cfg) as app:
         try:
             report = await backfill(app.pipeline, cfg.sources, args.source, args.since,
-                                    args.until or app.clock().date(), alert=args.alert,
+                                    until or app.clock().date(), alert=args.alert,
                                     max_papers=args.max_papers)
         except BackfillError as exc:
             print(f"backfill: {exc}", file=sys.stderr)
@@ -160,49 +278,67 @@ async def _backfill(cfg: Config, args: argparse.Namespace) -> int:
 
 
 async def _status(cfg: Config) -> None:
-    # straight to the database: no migration and no watch index, so it is cheap on a live bot
+    # straight to the database: no migration and no watch index, so it is cheap on a live
+    # bot; a SQLite file that is not there is not created
+    missing = _missing_sqlite_file(cfg.database.url)
+    if missing is not None:
+        raise db.DatabaseProblem(_no_file_line(missing))
     engine = db.create_engine(cfg.database.url)
     try:
+        await db.prepare(engine, upgrade_schema=False, write=False)
         print(await queue_report(db.session_factory(engine)))
     finally:
         await engine.dispose()
 
 
 def _secrets(cfg: Config) -> list[str]:
-    password = make_url(cfg.database.url).password
+    try:
+        password = make_url(cfg.database.url).password
+    except ArgumentError:
+        password = None
     return [cfg.telegram.token, cfg.telegram.webhook_secret, cfg.discord.token,
             str(password) if password else ""]
+
+
+def _command(args: argparse.Namespace, cfg: Config) -> int:
+    if args.command == "console":
+        asyncio.run(_console(cfg))
+    elif args.command == "ingest":
+        return asyncio.run(_ingest(cfg, args.file))
+    elif args.command == "run":
+        require_tokens(cfg)
+        asyncio.run(_run(cfg, args.role or cfg.run.role))
+    elif args.command == "db":
+        asyncio.run(_upgrade(cfg))
+    elif args.command == "check-config":
+        return asyncio.run(_check(cfg, online=args.online))
+    elif args.command == "backfill":
+        return asyncio.run(_backfill(cfg, args))
+    elif args.command == "status":
+        asyncio.run(_status(cfg))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging("text", "WARNING")
+    cfg: Config | None = None
     try:
         if args.command == "demo":
             asyncio.run(_demo())
             return 0
         cfg = _config(args)
+        secrets = _secrets(cfg)
+        install_scrubbing(secrets)
         configure_logging(cfg.logging.format,
                           cfg.logging.level if args.command == "run" else "WARNING",
-                          secrets=_secrets(cfg))
-        if args.command == "console":
-            asyncio.run(_console(cfg))
-        elif args.command == "ingest":
-            return asyncio.run(_ingest(cfg, args.file))
-        elif args.command == "run":
-            require_tokens(cfg)
-            asyncio.run(_run(cfg, args.role or cfg.run.role))
-        elif args.command == "db":
-            asyncio.run(_upgrade(cfg))
-        elif args.command == "check-config":
-            return asyncio.run(_check(cfg))
-        elif args.command == "backfill":
-            return asyncio.run(_backfill(cfg, args))
-        elif args.command == "status":
-            asyncio.run(_status(cfg))
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+                          secrets=secrets)
+        return _command(args, cfg)
     except KeyboardInterrupt:
         return 130
-    return 0
+    except Exception as exc:
+        failure = one_line(exc, cfg)
+        if failure is None:
+            raise  # a bug: its traceback (scrubbed by the hooks) is what a report needs
+        print(failure.line, file=sys.stderr)
+        return failure.exit_code
