@@ -1,0 +1,193 @@
+"""Bench: one day's papers ingested at N stored watches, end to end through the real pipeline.
+
+Fills a fresh database (a SQLite file, or the PostgreSQL URL given) with N watches of N/5
+chats, generated as in bench/matching.py, opens the real `App` on it (which loads and
+indexes every watch), then ingests 2,000 new papers with `alert=True` through
+`app.pipeline`, while on the same event loop
+- a probe sleeps 5 ms at a time and records how late it wakes (the longest event-loop stall);
+- a `/watch` is sent through the command layer every second and timed until its reply.
+Reports: ingest wall time, deliveries created and per second, peak resident memory, the
+longest stall, and the /watch latencies. The baseline is the first version's ingest (one
+transaction, matching and row building on the loop, hit counts watch by watch), kept in
+bench/baseline_ingest.py and run in the same process on its own fresh database; the ratio
+printed is baseline / current.
+
+    python -m bench.ingest --watches 100000
+    python -m bench.ingest --watches 1000000 --no-baseline
+    python -m bench.ingest --watches 100000 --url postgresql+asyncpg://postgres@127.0.0.1/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import resource
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from bench.baseline_ingest import baseline_ingest
+from bench.matching import Corpus, PaperMaker, make_papers, make_watches
+from bot.app import App
+from bot.config import Config
+from bot.types import ChatRef, Incoming, Paper
+from storage import db
+from storage.models import Chat, Watch
+
+WATCHES_PER_CHAT = 5
+
+
+@dataclass
+class Probe:
+    """Event-loop lateness and /watch latency, sampled while an ingest runs."""
+
+    stalls: list[float] = field(default_factory=list)
+    watch_latencies: list[float] = field(default_factory=list)
+
+    async def loop_lateness(self, stop: asyncio.Event, tick: float = 0.005) -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(tick)
+            self.stalls.append(time.perf_counter() - started - tick)
+
+    async def watch_every_second(self, stop: asyncio.Event, app: App) -> None:
+        chat = ChatRef("console", "bench-probe")
+        n = 0
+        while not stop.is_set():
+            n += 1
+            started = time.perf_counter()
+            await app.commands.dispatch(Incoming(chat, f"/watch probe topic {n}"))
+            self.watch_latencies.append(time.perf_counter() - started)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(url: str | None) -> AsyncIterator[str]:
+    """A new SQLite file, or a new database on the PostgreSQL server of `url`."""
+    if url is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        return
+    import asyncpg
+
+    name = f"pw_bench_{uuid.uuid4().hex[:10]}"
+    admin = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    try:
+        yield f"{url.rpartition('/')[0]}/{name}"
+    finally:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+async def fill(url: str, watches: list[tuple[int, str]]) -> None:
+    engine = db.create_engine(url)
+    await db.upgrade(engine)
+    now = datetime.now(UTC)
+    chats = max(1, len(watches) // WATCHES_PER_CHAT)
+    async with engine.begin() as conn:
+        for start in range(0, chats, 20_000):
+            await conn.execute(insert(Chat), [
+                {"id": i + 1, "platform": "telegram", "external_id": str(i + 1), "kind": "user",
+                 "state": "active", "created_at": now}
+                for i in range(start, min(chats, start + 20_000))])
+        for start in range(0, len(watches), 20_000):
+            await conn.execute(insert(Watch), [
+                {"id": wid, "chat_id": i % chats + 1, "number": i // chats + 1, "query": text,
+                 "created_at": now, "hit_count": 0}
+                for i, (wid, text) in enumerate(watches[start:start + 20_000], start=start)])
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:  # ids were given: move the sequences past them
+            for table in ("chats", "watches"):
+                await conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))")
+    await engine.dispose()
+
+
+Ingest = Callable[[App, list[Paper]], Awaitable[int]]
+
+
+async def current_ingest(app: App, papers: list[Paper]) -> int:
+    return (await app.pipeline.ingest(papers, source="bench", alert=True)).deliveries
+
+
+async def measure(label: str, url: str | None, watches: list[tuple[int, str]],
+                  papers: list[Paper], ingest: Ingest) -> dict[str, float]:
+    async with fresh_database(url) as db_url:
+        started = time.perf_counter()
+        await fill(db_url, watches)
+        filled = time.perf_counter() - started
+        print(f"  [{label}] filled {len(watches):,} watches in {filled:.1f} s", flush=True)
+        cfg = Config()
+        cfg = replace(cfg, database=replace(cfg.database, url=db_url),
+                      sources=replace(cfg.sources, hf=replace(cfg.sources.hf, enabled=False)))
+        async with App(cfg) as app:
+            await app.pipeline.ingest([], source="bench", alert=True)  # loads the watch index
+            gc.collect()
+            probe, stop = Probe(), asyncio.Event()
+            tasks = [asyncio.create_task(probe.loop_lateness(stop)),
+                     asyncio.create_task(probe.watch_every_second(stop, app))]
+            await asyncio.sleep(0.1)
+            started = time.perf_counter()
+            deliveries = await ingest(app, papers)
+            wall = time.perf_counter() - started
+            stop.set()
+            await asyncio.gather(*tasks)
+    latencies = probe.watch_latencies or [0.0]
+    return {"wall": wall, "deliveries": deliveries, "per_second": deliveries / wall,
+            "stall": max(probe.stalls or [0.0]), "watch_max": max(latencies),
+            "watch_median": statistics.median(latencies), "watch_count": len(latencies),
+            "rss": peak_rss_mb()}
+
+
+def show(label: str, r: dict[str, float]) -> None:
+    print(f"  {label}: ingest {r['wall']:.1f} s, {r['deliveries']:,.0f} deliveries "
+          f"({r['per_second']:,.0f}/s), longest loop stall {r['stall'] * 1000:.0f} ms, "
+          f"/watch during ingest: {r['watch_count']:.0f} sent, median "
+          f"{r['watch_median'] * 1000:.0f} ms, max {r['watch_max'] * 1000:.0f} ms, "
+          f"peak RSS so far {r['rss']:,.0f} MB", flush=True)
+
+
+async def main(args: argparse.Namespace) -> None:
+    corpus = Corpus()
+    watches = make_watches(corpus, args.watches)
+    papers = make_papers(PaperMaker(corpus, seed=11), args.papers)
+    where = "PostgreSQL" if args.url else "SQLite"
+    print(f"{args.watches:,} watches, {args.papers:,} new papers, {where}", flush=True)
+    current = await measure("current", args.url, watches, papers, current_ingest)
+    show("current ", current)
+    if args.baseline:
+        base = await measure("baseline", args.url, watches, papers, baseline_ingest)
+        show("baseline", base)
+        print(f"  ratio (baseline / current): wall {base['wall'] / current['wall']:.2f}x, "
+              f"deliveries/s {current['per_second'] / base['per_second']:.2f}x, "
+              f"loop stall {base['stall'] / max(current['stall'], 1e-6):.1f}x, "
+              f"/watch max {base['watch_max'] / max(current['watch_max'], 1e-6):.1f}x")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--watches", type=int, default=100_000)
+    parser.add_argument("--papers", type=int, default=2_000)
+    parser.add_argument("--url", default=None, help="a PostgreSQL URL (default: SQLite file)")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false")
+    asyncio.run(main(parser.parse_args()))
