@@ -31,6 +31,8 @@ import aiohttp
 import pytest
 
 from bot.config import ArxivSourceConfig, HttpConfig
+from bot.matching import matching_papers
+from bot.query import parse as parse_query
 from bot.sources.arxiv import ArxivExportClient, ArxivSource, parse_export, parse_listing
 from bot.sources.http import FetchError
 from bot.types import Paper
@@ -425,3 +427,13 @@ async def test_export_answers_are_parsed_off_the_event_loop(arxiv, session, pars
                                             datetime(2025, 8, 20, tzinfo=UTC), ("cs.AI",))
     assert len(result.papers) == 1 and result.skipped == 1
     assert parse_threads and threading.get_ident() not in parse_threads
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ('au:"Rémy"', {"2411.17748", "2411.17391"}),
+    ("au:Przemysław", {"2411.17709", "2411.18311"}),
+    ("au:Stefánsson", {"2411.18567"}),
+])
+def test_watches_in_unicode_find_the_tex_authors(all_archives, query, expected):
+    papers = [paper for _, paper in all_archives.values()]
+    assert {p.id for p in matching_papers(parse_query(query), papers)} >= expected

@@ -1,5 +1,6 @@
 """The arXiv source with the real aiohttp client and feedparser against a fake arXiv on
-127.0.0.1: listing feeds (real Atom sample, RSS, empty weekend feed, feed errors, truncated
+127.0.0.1: author lists with affiliations, TeX accents to Unicode, text fields read from the
+XML, listing feeds (real Atom sample, RSS, empty weekend feed, feed errors, truncated
 XML), replacements, the export API (real sample with old-style ids), its 3-second pacing on
 one connection (checked on a virtual clock), and the back-fill after downtime."""
 
@@ -17,12 +18,16 @@ from bot.config import ArxivSourceConfig, HttpConfig
 from bot.sources.arxiv import (
     ArxivExportClient,
     ArxivSource,
+    Author,
+    parse_authors,
     parse_export,
     parse_listing,
+    raw_entries,
     split_authors,
     strip_abstract_prefix,
 )
 from bot.sources.http import FetchError
+from bot.sources.tex import tex_to_unicode
 from tests.fakes.arxiv_api import (
     API_FIXTURE,
     ATOM_FIXTURE,
@@ -30,6 +35,7 @@ from tests.fakes.arxiv_api import (
     api_fixture_entries,
     empty_listing,
     export_entry,
+    export_feed,
     listing_entry,
     listing_feed,
 )
@@ -166,6 +172,82 @@ def test_authors_and_prefix_helpers():
     assert strip_abstract_prefix("arXiv:2508.13426v1 Announce Type: replace-cross \n"
                                  "Abstract: Text\n here.") == "Text here."
     assert strip_abstract_prefix("arXiv:cond-mat/0603029v2 Announce Type: new\nAbstract: X") == "X"
+
+
+@pytest.mark.parametrize(("creator", "authors"), [
+    ("Alexandre Benoist (LORIA, CNRS), Jean Kieffer (LORIA, CNRS)",
+     (Author("Alexandre Benoist", "LORIA, CNRS"), Author("Jean Kieffer", "LORIA, CNRS"))),
+    ("Jadelynn Dao (Andrew and Peggy Cherng Department, Caltech) and Ruixiao Liu",
+     (Author("Jadelynn Dao", "Andrew and Peggy Cherng Department, Caltech"),
+      Author("Ruixiao Liu"))),
+    ("A One, B Two, and C Three", (Author("A One"), Author("B Two"), Author("C Three"))),
+    ("Ann Lee (Institute X (IX), Paris), Bo Li",
+     (Author("Ann Lee", "Institute X (IX), Paris"), Author("Bo Li"))),
+    ("Joao Bachiega Jr (UnB), Rosa Parks, Jr.",
+     (Author("Joao Bachiega Jr", "UnB"), Author("Rosa Parks, Jr."))),
+    (" NOvA Collaboration, M. A. Acero", (Author("NOvA Collaboration"), Author("M. A. Acero"))),
+    ("Ann Lee (Univ. A, Bo Li", (Author("Ann Lee", "Univ. A"), Author("Bo Li"))),  # unbalanced
+])
+def test_authors_split_outside_parentheses_affiliations_apart(creator, authors):
+    assert parse_authors(creator) == authors
+    assert split_authors(creator) == tuple(a.name for a in authors)
+
+
+@pytest.mark.parametrize(("tex", "text"), [
+    ("Benjamin R\\'emy", "Benjamin Rémy"),
+    ("Przemys{\\l}aw", "Przemysław"),
+    ('Schr\\"odinger', "Schrödinger"),
+    ("Informa\\c{c}\\~ao, Stra\\ss e", "Informação, Straße"),
+    ("Young--Fibonacci --- a~note", "Young–Fibonacci — a note"),
+    ("{\\Lambda}CDM and P\\\'{o}lya, Erd\\H{o}s, Krasnosel'ki\\u{\\i}",
+     "ΛCDM and Pólya, Erdős, Krasnosel'kiĭ"),
+    ("Attributes \\& Preferences", "Attributes & Preferences"),
+    # maths stays exactly as sent, TeX-looking or not
+    ("Schr\\\"odinger with $\\alpha$ and $\\frac{1}{3}<s<1$",
+     "Schrödinger with $\\alpha$ and $\\frac{1}{3}<s<1$"),
+    ("Ta$_2$NiSe$_5$ and $$x~y$$ in \\(a--b\\)", "Ta$_2$NiSe$_5$ and $$x~y$$ in \\(a--b\\)"),
+    # what pylatexenc would misread is kept: a % comment, &, a lone $, unknown macros
+    ("What the %PCSA? {Addressing}", "What the %PCSA? Addressing"),
+    ("Design & Optimization {x}", "Design & Optimization x"),
+    ("Costs $5 --- or more", "Costs $5 — or more"),
+    ("\\foo{bar} and \\unknown x {y}", "\\foo{bar} and \\unknown x y"),
+    ("``quoted'' -- really", "``quoted'' – really"),
+    # plain Unicode (the export API) is left alone
+    ("José Ñúñez  Łukasz\tO'Brien", "José Ñúñez Łukasz O'Brien"),
+])
+def test_tex_to_unicode(tex, text):
+    assert tex_to_unicode(tex) == text
+
+
+def test_rss_text_fields_are_the_xml_text():
+    body = RSS.replace(b"Routing tokens where x &lt; y.",
+                       b"(H&amp;E) when $\\frac{1}{3}&lt;s&lt;1$ &amp;lt;b&amp;gt;")
+    body = body.replace(b"Ada Lovelace, Alan Turing and Grace Hopper",
+                        b"Ada Lovelace (Analytical Engine, London), Benjamin R\\'emy")
+    (paper,) = parse_listing(body).papers
+    assert paper.summary == "(H&E) when $\\frac{1}{3}<s<1$ &lt;b&gt;"  # decoded once only
+    assert paper.authors == ("Ada Lovelace", "Benjamin Rémy")
+
+
+def test_raw_entries_of_a_truncated_or_foreign_body():
+    raw = ATOM_FIXTURE.read_bytes()
+    cut = raw[: raw.index(b"<arxiv:announce_type>", raw.index(b"2508.13429v1"))]
+    assert list(raw_entries(cut)) == ["oai:arXiv.org:2508.13426v1", "oai:arXiv.org:2508.13428v1"]
+    assert raw_entries(b"<html><body>502</body></html>") == {}
+    assert raw_entries(b"") == {} and raw_entries(b'{"papers": []}') == {}
+
+
+def test_export_titles_normalized_like_the_listing():
+    body = export_feed_body('Schr\\"odinger at $\\alpha$--scale', ("José Ñúñez", "Ann Lee"))
+    (paper,) = parse_export(body).papers
+    assert paper.title == "Schrödinger at $\\alpha$–scale"
+    assert paper.authors == ("José Ñúñez", "Ann Lee")
+    (single,) = parse_export(export_feed_body("One", ("Martin Luther King, Jr.",))).papers
+    assert single.authors == ("Martin Luther King, Jr.",)  # one <author>: never re-split
+
+
+def export_feed_body(title: str, authors: tuple[str, ...]) -> bytes:
+    return export_feed([export_entry("2508.19001", title, authors=authors)], 1)
 
 
 def test_empty_weekend_feed_is_empty_not_an_error():
