@@ -63,12 +63,33 @@ UPGRADE_COMMAND = "paperwatch db upgrade"
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Run the Alembic migrations up to `revision` on this engine's database. On PostgreSQL
     a transaction-scoped advisory lock makes concurrent upgrades wait for each other; the
-    later ones then find the schema current and do nothing. SQLite serialises writers."""
+    later ones then find the schema current and do nothing; on SQLite the write lock does."""
+    if engine.dialect.name == "sqlite":
+        await _upgrade_sqlite(engine, revision)
+        return
     async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                               {"key": MIGRATION_LOCK})
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(lambda sync_conn: command.upgrade(alembic_config(sync_conn), revision))
+
+
+def _begin_immediate(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # the driver's implicit BEGIN skips DDL
+
+
+async def _upgrade_sqlite(engine: AsyncEngine, revision: str) -> None:
+    """The migrations in one BEGIN IMMEDIATE transaction, on an engine of their own: the
+    write lock is taken before alembic reads the revision, so a second process waits
+    (busy_timeout) and then finds the schema current, and a failed step leaves nothing."""
+    own = create_engine(engine.url.render_as_string(hide_password=False))
+    event.listen(own.sync_engine, "connect", _begin_immediate)
+    event.listen(own.sync_engine, "begin",
+                 lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    try:
+        async with own.begin() as conn:
+            await conn.run_sync(
+                lambda sync_conn: command.upgrade(alembic_config(sync_conn), revision))
+    finally:
+        await own.dispose()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
