@@ -80,8 +80,7 @@ async def fetch_day(fetcher: Fetcher, cfg: HFSourceConfig, day: date,
     else:
         log.warning("source=%s date=%s stopped after %d pages", SOURCE, day, MAX_PAGES)
     if refused and not papers:
-        raise FetchError(url, f"all {plural(len(refused), 'item')} of {day} refused "
-                              f"(first: {refused[0]})")
+        raise FetchError(url, f"all {plural(len(refused), 'item')} refused (first: {refused[0]})")
     return list(papers.values()), len(refused)
 
 
