@@ -47,7 +47,6 @@ _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 _PREFIX = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*\S+\s*(?:Abstract:\s*)?", re.I)
 _TITLE_SUFFIX = re.compile(r"\s*\(arXiv:[^)]*\)\s*$")
 _SEPARATOR = re.compile(r"[(){}]|,|\s+(?:and|&)\s+")
-_AFFILIATION = re.compile(r"\(([^()]*)\)")
 _DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 _NAME_SUFFIX = re.compile(r"^(?:Jr|Sr|II|III|IV)\.?$")
 
@@ -100,12 +99,28 @@ def _top_level_parts(creator: str, aware: bool = True) -> list[str]:
 
 
 def _author(part: str) -> Author | None:
-    """'Alexandre Benoist (LORIA, CNRS)' -> Author('Alexandre Benoist', 'LORIA, CNRS')."""
-    affiliations = [" ".join(a.split()) for a in _AFFILIATION.findall(part)]
-    name = " ".join(_AFFILIATION.sub(" ", part).split())
-    if not name:
+    """'Alexandre Benoist (LORIA, CNRS)' -> Author('Alexandre Benoist', 'LORIA, CNRS');
+    nested parentheses belong to the affiliation they sit in."""
+    name: list[str] = []
+    groups: list[list[str]] = []
+    depth = 0
+    for char in part:
+        if char == "(":
+            depth += 1
+            if depth == 1:
+                groups.append([])
+                continue
+        elif char == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                name.append(" ")
+                continue
+        (groups[-1] if depth else name).append(char)
+    full_name = " ".join("".join(name).split())
+    if not full_name:
         return None
-    return Author(name, "; ".join(a for a in affiliations if a) or None)
+    affiliations = [" ".join("".join(g).split()) for g in groups]
+    return Author(full_name, "; ".join(a for a in affiliations if a) or None)
 
 
 def parse_authors(creator: str) -> tuple[Author, ...]:
