@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -26,6 +27,7 @@ from bot.watchset import WatchSet
 from storage import repo
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,12 @@ def _latest_versions(papers: Sequence[Paper]) -> list[Paper]:
     return list(best.values())
 
 
+async def _off_loop(func: Callable[..., _T], items: Sequence[Paper], *args: str) -> _T:
+    if len(items) < 100:
+        return func(items, *args)
+    return await asyncio.to_thread(func, items, *args)
+
+
 class Pipeline:
     def __init__(self, sessions: async_sessionmaker, watches: WatchSet,
                  clock: Callable[[], datetime], on_enqueued: Callable[[], None] | None = None,
@@ -60,8 +68,9 @@ class Pipeline:
     async def ingest(self, papers: Sequence[Paper], *, source: str, alert: bool,
                      updates: Sequence[Paper] = ()) -> IngestResult:
         """Store and (when alert) match papers; `updates` only refresh stored papers."""
-        papers, refused = clean_papers(papers)
-        updates, refused_updates = clean_papers(updates, " (update)")
+        # ~30 us a paper: a 1,500-paper arXiv feed is cleaned off the event loop
+        papers, refused = await _off_loop(clean_papers, papers)
+        updates, refused_updates = await _off_loop(clean_papers, updates, " (update)")
         refused += refused_updates
         for line in refused:
             log.warning("ingest source=%s refused %s", source, line)

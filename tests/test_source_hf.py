@@ -254,3 +254,35 @@ async def test_mirror_base_url_with_trailing_slash(hf, session):
     src = HFDailySource(HFSourceConfig(base_url=hf.base_url + "/"), HTTP, sleep=no_sleep)
     result = await src.fetch(session, NOW)
     assert result.status == "ok" and hf.paths()[0] == "/api/daily_papers"
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b"[" + b"1" * 5000 + b"]"])
+async def test_json_nested_too_deeply_or_with_a_huge_number_is_an_error_not_a_crash(
+        hf, session, body):
+    hf.set_day(YESTERDAY, fixture_items()[:3])
+    hf.fail("raw", body=body, match={"date": TODAY})
+    result = await source(hf).fetch(session, NOW)
+    assert result.status == "error" and "unusable JSON" in result.note
+    assert len(result.papers) == 3  # the other day is kept
+
+
+async def test_a_page_of_only_bad_items_stops_paging(hf, session):
+    hf.set_day(TODAY, [{"paper": {"id": f"2508.{n:05d}"}} for n in range(120)])  # no titles
+    result = await source(hf).fetch(session, NOW)
+    assert result.status == "error" and "all 50 items refused" in result.note
+    assert len(hf.page_requests(TODAY)) == 1  # not 3 pages, nor 40 for a server ignoring p
+
+
+def test_values_are_trimmed_and_every_shape_field_is_read():
+    item = hf_item("2508.00010", " Title ", 3, projectPage=" https://p.example/x ",
+                   githubRepo="https://github.com/a/b\n", githubStars=12,
+                   ai_summary=" One line. ", organization={"name": "acme", "fullname": "Acme"})
+    item["mediaUrl"] = "https://cdn.example/old.png"
+    paper = paper_from_item(item)
+    assert (paper.title, paper.project_url, paper.github_url, paper.github_stars) == (
+        "Title", "https://p.example/x", "https://github.com/a/b", 12)
+    assert (paper.ai_summary, paper.organization, paper.thumbnail_url) == (
+        "One line.", "Acme", "https://cdn.example/old.png")
+    item["organization"] = {"name": "handle-only"}
+    del item["paper"]["organization"]
+    assert paper_from_item(item).organization == "handle-only"

@@ -62,7 +62,11 @@ async def fetch_day(fetcher: Fetcher, cfg: HFSourceConfig, day: date,
         params: dict[str, Any] = {"date": day.isoformat(), "p": page, "limit": cfg.page_limit}
         if sort:
             params["sort"] = sort
-        items = await fetcher.get_json(url, params)
+        try:
+            items = await fetcher.get_json(url, params)
+        except (RecursionError, ValueError) as exc:  # nested 100,000 deep, a 5,000-digit int
+            raise FetchError(url, f"page {page} of {day} is unusable JSON "
+                                  f"({type(exc).__name__})") from None
         if not isinstance(items, list):
             raise FetchError(url, f"page {page} of {day} is a JSON {type(items).__name__}, "
                                   "not a list")
