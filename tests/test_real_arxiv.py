@@ -23,6 +23,7 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ from bot.query import parse as parse_query
 from bot.sources.arxiv import ArxivExportClient, ArxivSource, parse_export, parse_listing
 from bot.sources.http import FetchError
 from bot.types import Paper
+from storage import repo
 from tests.fakes.arxiv_api import FakeArxivAPI, export_entry, listing_entry, listing_feed
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -437,3 +439,25 @@ async def test_export_answers_are_parsed_off_the_event_loop(arxiv, session, pars
 def test_watches_in_unicode_find_the_tex_authors(all_archives, query, expected):
     papers = [paper for _, paper in all_archives.values()]
     assert {p.id for p in matching_papers(parse_query(query), papers)} >= expected
+
+
+async def test_replace_entries_store_the_text_as_sent(app):
+    """A replace entry refreshes the stored paper: with the real feed, the stored abstract,
+    title and authors are the text arXiv sent, not feedparser's damage."""
+    listing = parse_listing(ALL_ARCHIVES.read_bytes(), now=NOW)
+    earlier = [replace(p, version=1, summary="the v1 abstract", title="v1 title")
+               for p in listing.updates]
+    await app.pipeline.ingest(earlier, source="arxiv", alert=False)
+    result = await app.pipeline.ingest(listing.papers, source="arxiv", alert=False,
+                                       updates=listing.updates)
+    assert result.new == 935 and result.updated == 569
+    want = {p.id: p for p in listing.updates}
+    ids = [arxiv_id for arxiv_id, kind, _, _ in MANGLED_ABSTRACTS if kind == "replace"]
+    async with app.sessions() as session:
+        rows = await repo.papers_by_id(session, ids + ["2406.13637", "2411.17817"])
+    for arxiv_id, kind, length, fragment in MANGLED_ABSTRACTS:
+        if kind == "replace":
+            assert rows[arxiv_id].summary == want[arxiv_id].summary
+            assert fragment in rows[arxiv_id].summary and len(rows[arxiv_id].summary) == length
+    assert rows["2406.13637"].authors == ["Thomas J Barrett", "James F. J. Bryson",
+                                          "Kalotina Geraki"]

@@ -31,8 +31,8 @@ import aiohttp
 import feedparser
 
 from bot.config import ArxivSourceConfig, HttpConfig
-from bot.paper_file import ItemError, split_arxiv_id
 from bot.sources.base import FetchResult, Status, not_in_future, plural
+from bot.sources.clean import ItemError, split_arxiv_id
 from bot.sources.http import Fetcher, FetchError, Sleep
 from bot.sources.tex import tex_to_unicode
 from bot.types import Paper
