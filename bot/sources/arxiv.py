@@ -7,6 +7,16 @@ stored. An empty feed (weekends, holidays) is status "empty", "no announcement t
 "Feed error for query" feed or a body that is no feed at all is an error. Bad entries are
 skipped and logged with their id, the others kept (a truncated feed keeps its whole entries).
 
+Text fields come from the XML itself, not from feedparser (which reads an RSS description
+as HTML and mangles `&`, `<` and whole sentences): entities decoded once, nothing dropped.
+The documented normalization (`paper_from_entry`): abstract = the description without its
+"arXiv:... Announce Type: ... Abstract:" line, whitespace folded, TeX left as sent; title and
+author names = TeX accents and escapes turned into Unicode outside maths (`bot.sources.tex`),
+whitespace folded; dc:creator cut on ", ", " and ", ", and " only outside parentheses, the
+parenthesized affiliation kept apart (`parse_authors`) and out of the name. Parsing is CPU
+work (about half a second for the 2.8 MB all-archives feed): `fetch` and the export client
+run it in a worker thread, never on the event loop.
+
 After downtime (`since` older than a day) the announcements missed are back-filled through
 the export API (`submittedDate` range over the configured categories). `ArxivExportClient`
 keeps arXiv's terms: one request at a time, at least `interval` (3 s) apart, backing off
