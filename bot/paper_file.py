@@ -3,6 +3,7 @@
 The format is found by PARSING, never by the first character:
 
 - one JSON document: a list of items, an object `{"items": [...]}`, or a single item;
+  (a list with one element nested too deeply is read element by element: one bad item);
 - else JSON Lines (one item per line) when at least half of the non-blank lines are a JSON
   value on their own; otherwise the file is broken JSON and nothing of it is stored (so a
   pretty-printed document with an error never turns into papers made of its fragments).
@@ -21,6 +22,7 @@ A file that cannot be read at all (missing, a directory, unreadable, too large) 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,12 +149,80 @@ def _json_lines(lines: list[tuple[int, str]]) -> tuple[list[tuple[str, Any]], li
     return (entries, errors) if len(entries) * 2 >= len(lines) else None
 
 
+_WS = re.compile(r"\s*")
+_TOKEN = re.compile(r'[\[\]{}"]')
+_STRING_END = re.compile(r'(?:[^"\\]|\\.)*"', re.S)
+_SCALAR = re.compile(r"[^,\]}\s]*")
+
+
+def _skip_value(text: str, start: int) -> int | None:
+    """The end of the JSON value starting at `start`, found without building it (the value
+    is too deep or too big for json), or None when the text is broken."""
+    if text[start] not in "[{":
+        if text[start] == '"':
+            match = _STRING_END.match(text, start + 1)
+            return match.end() if match else None
+        return _SCALAR.match(text, start).end()
+    depth, pos = 0, start
+    while (token := _TOKEN.search(text, pos)) is not None:
+        char, pos = token.group(), token.end()
+        if char == '"':
+            match = _STRING_END.match(text, pos)
+            if match is None:
+                return None
+            pos = match.end()
+        elif char in "[{":
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                return pos
+    return None
+
+
+def _array_items(text: str) -> list[tuple[str, Any]] | None:
+    """A top-level array read element by element, so one element nested too deeply (or
+    with a 5,000-digit number) is one bad item; None when the text is no such array."""
+    decoder = json.JSONDecoder()
+    pos = _WS.match(text).end()
+    if not text.startswith("[", pos):
+        return None
+    pos = _WS.match(text, pos + 1).end()
+    out: list[tuple[str, Any]] = []
+    while not text.startswith("]", pos) or out:
+        where = f"item {len(out) + 1}"
+        try:
+            value, end = decoder.raw_decode(text, pos)
+            out.append((where, value))
+        except json.JSONDecodeError:
+            return None
+        except (RecursionError, ValueError) as exc:
+            skipped = _skip_value(text, pos)
+            if skipped is None:
+                return None
+            reason = ("nested too deeply" if isinstance(exc, RecursionError)
+                      else f"not valid JSON ({exc})")
+            out.append((where, ItemError(reason)))
+            end = skipped
+        pos = _WS.match(text, end).end()
+        if text.startswith(",", pos):
+            pos = _WS.match(text, pos + 1).end()
+        elif text.startswith("]", pos):
+            break
+        else:
+            return None
+    return out if _WS.match(text, pos + 1).end() == len(text) else None
+
+
 def read_items(text: str) -> tuple[list[tuple[str, Any]], list[str]]:
     """(where, item) pairs and file-level errors; an item may be an ItemError to report."""
     text = text.removeprefix("\ufeff")
     try:
         return _document_items(_loads(text)), []
     except ItemError as exc:
+        items = _array_items(text)
+        if items is not None:
+            return items, []
         if "\n" not in text.strip():  # one line: one item, too deep or too big
             return [], [f"item 1: {exc}"]
         first = exc

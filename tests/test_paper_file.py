@@ -110,3 +110,15 @@ def test_a_file_that_cannot_be_read_raises(tmp_path, make):
     with pytest.raises(PaperFileError, match=r"can't read .*"):
         load_papers(make(tmp_path))
     assert issubclass(PaperFileError, OSError)
+
+
+def test_in_a_list_one_element_too_deep_or_too_big_is_one_bad_item(tmp_path):
+    items = [json.dumps(flat("2601.00050", "Before")), DEEP,
+             json.dumps(flat("2601.00051", 'Tricky "]}[" title')), "1" * 5000,
+             json.dumps(flat("2601.00052", "After"))]
+    for separator in (", ", ",\n  "):
+        text = "[" + separator.join(items) + "]"
+        report = load_papers(write(tmp_path / "list.json", text))
+        assert [p.id for p in report.papers] == ["2601.00050", "2601.00051", "2601.00052"]
+        assert report.errors[0] == "item 2: nested too deeply"
+        assert report.errors[1].startswith("item 4: not valid JSON (Exceeds the limit")
