@@ -1,5 +1,5 @@
 """SQLAlchemy 2 typed models: chats, watches, papers, deliveries, channel posts, daily posts,
-sources, live delivery workers.
+sources, live delivery workers, feedback marks.
 
 The schema itself is created and changed only by the Alembic migrations in
 `storage/migrations`; these models must match them.
@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -210,3 +211,26 @@ class WorkerBeat(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime]
+
+
+class Feedback(Base):
+    """One person's mark on one paper: +1 relevant, -1 not. The person is (platform, user id)
+    of whoever gave it, also in a group or server; a new mark replaces the old one (unique
+    per person and paper) and taking it back deletes the row. Personal ranking models are
+    rebuilt from these rows, so they are the only state ranking needs."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("platform", "user_id", "paper_id", name="uq_feedback_person_paper"),
+        CheckConstraint("value IN (-1, 1)", name="ck_feedback_value"),
+        Index("ix_feedback_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"),
+                                          index=True)
+    value: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]

@@ -1,0 +1,270 @@
+"""The ranking service the commands and the delivery worker call: rank a batch for a person,
+pick the day's papers for them, more like this, explain.
+
+It reads the truth from the database on every call (the corpus mark and the person's
+marks: two small indexed queries), keeps the fitted tf-idf space and the trained person
+models in memory keyed by what they were built from (the vocabulary and the person's
+marks), and runs every fit, training, scoring and similarity in a worker thread
+(`asyncio.to_thread`), never on the event loop. Two services over one database, or one
+after a restart, answer alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.ranking import ranker
+from bot.ranking.person_model import MIN_LIKES, PersonModel, TrainSettings, fingerprint, train
+from bot.ranking.similar import more_like_row
+from bot.ranking.types import (
+    LIKE,
+    Explanation,
+    ForYou,
+    Person,
+    PersonMark,
+    Ranking,
+    Similar,
+    SimilarPaper,
+)
+from bot.ranking.vectors import PaperSpace, fit_size, fit_space
+from storage import feedback as repo
+
+NO_MODEL = f"fewer than {MIN_LIKES} liked papers"
+_READ_CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class RankingSettings:
+    train: TrainSettings = field(default_factory=TrainSettings)
+    star_fraction: float = ranker.STAR_FRACTION
+    words: int = 3  # top words shown per pick / explanation
+    cached_models: int = 20_000  # person models kept in memory (about 12 KB each)
+
+
+class RankingService:
+    """One per process; safe to share between the tasks of its event loop."""
+
+    def __init__(self, sessions: async_sessionmaker,
+                 settings: RankingSettings | None = None) -> None:
+        self.sessions = sessions
+        self.settings = settings or RankingSettings()
+        self._space: PaperSpace | None = None
+        self._space_lock = asyncio.Lock()
+        # person -> the model (or None: fewer than MIN_LIKES) and the key it was built for
+        self._models: OrderedDict[Person, tuple[tuple, PersonModel | None]] = OrderedDict()
+
+    # --- the tf-idf space ------------------------------------------------------------
+
+    async def space(self) -> PaperSpace | None:
+        """The space over every stored paper (None with no papers), brought up to date:
+        papers stored since are appended, and it is refitted when the corpus grew enough."""
+        async with self.sessions() as session:
+            count, _latest = await repo.corpus_mark(session)
+            current = self._space
+            if current is not None and len(current) == count:
+                return current
+            async with self._space_lock:
+                if self._space is not None and len(self._space) == count:
+                    return self._space
+                self._space = await self._sync_space(session, self._space, count)
+                return self._space
+
+    async def _sync_space(self, session: AsyncSession, space: PaperSpace | None,
+                          count: int) -> PaperSpace | None:
+        if count == 0:
+            return None
+        if space is not None and fit_size(count) == space.n_fit and count > len(space):
+            fresh = await _read_texts(session, space.cursor)
+            grown = await asyncio.to_thread(space.extend, fresh)
+            if len(grown) == count:
+                return grown
+            # a paper was committed out of (first_seen, id) order: rebuild from scratch
+        texts = await _read_texts(session, None)
+        return await asyncio.to_thread(fit_space, texts) if texts else None
+
+    async def refresh(self) -> None:
+        """Bring the space up to date now (for a schedule: keeps refits off the first
+        request after a big ingest)."""
+        await self.space()
+
+    # --- person models ---------------------------------------------------------------
+
+    async def _model(self, space: PaperSpace, person: Person,
+                     marks: Sequence[tuple[str, int]]) -> PersonModel | None:
+        key = (space.fit_key, fingerprint(marks))
+        cached = self._models.get(person)
+        if cached is not None and cached[0] == key:
+            self._models.move_to_end(person)
+            return cached[1]
+        model = None
+        if sum(1 for _, value in marks if value == LIKE) >= MIN_LIKES:
+            model = await asyncio.to_thread(train, space, person.key(), marks,
+                                            self.settings.train)
+        self._remember(person, key, model)
+        return model
+
+    def _remember(self, person: Person, key: tuple, model: PersonModel | None) -> None:
+        self._models[person] = (key, model)
+        self._models.move_to_end(person)
+        while len(self._models) > self.settings.cached_models:
+            self._models.popitem(last=False)
+
+    async def _person(self, person: Person) -> tuple[PaperSpace | None, PersonModel | None]:
+        space = await self.space()
+        async with self.sessions() as session:
+            marks = [(m.paper_id, m.value) for m in await repo.feedback_of(session, person)]
+        if space is None:
+            return None, None
+        return space, await self._model(space, person, marks)
+
+    async def has_model(self, person: Person) -> bool:
+        return (await self._person(person))[1] is not None
+
+    async def train_many(self, people: Collection[Person] | None = None,
+                         chunk: int = 250) -> dict[Person, PersonModel | None]:
+        """Bring the models of these people (everyone with marks, by default) up to date in
+        bulk: one read of their marks, training in worker threads, a chunk at a time."""
+        space = await self.space()
+        marks = await self._marks_of(people)
+        if space is None:
+            return {}
+        out: dict[Person, PersonModel | None] = {}
+        stale: list[tuple[Person, tuple, list[tuple[str, int]]]] = []
+        for person, rows in marks.items():
+            pairs = [(m.paper_id, m.value) for m in rows]
+            key = (space.fit_key, fingerprint(pairs))
+            cached = self._models.get(person)
+            if cached is not None and cached[0] == key:
+                out[person] = cached[1]
+            else:
+                stale.append((person, key, pairs))
+        for start in range(0, len(stale), chunk):
+            group = stale[start:start + chunk]
+            models = await asyncio.to_thread(self._train_group, space, group)
+            for (person, key, _pairs), model in zip(group, models, strict=True):
+                self._remember(person, key, model)
+                out[person] = model
+        for person in people or ():
+            out.setdefault(person, None)
+        return out
+
+    def _train_group(self, space: PaperSpace,
+                     group: Sequence[tuple[Person, tuple, list[tuple[str, int]]]]
+                     ) -> list[PersonModel | None]:
+        return [train(space, person.key(), pairs, self.settings.train)
+                for person, _key, pairs in group]
+
+    async def _marks_of(self, people: Collection[Person] | None
+                        ) -> dict[Person, list[PersonMark]]:
+        async with self.sessions() as session:
+            if people is not None:
+                return await repo.feedback_of_many(session, people)
+            out: dict[Person, list[PersonMark]] = {}
+            after = 0
+            while True:
+                rows, after = await repo.feedback_chunk(session, after)
+                if not rows:
+                    return out
+                for row in rows:
+                    out.setdefault(row.person, []).append(row)
+
+    # --- what the commands and the delivery call ---------------------------------------
+
+    async def rank(self, person: Person, paper_ids: Sequence[str]) -> Ranking:
+        """These ids best first for the person, each with its score, the top ones starred.
+        Without a model (fewer than 3 likes): has_model False and the caller's order."""
+        space, model = await self._person(person)
+        if space is None or model is None:
+            return ranker.unranked(paper_ids, NO_MODEL)
+        return await asyncio.to_thread(ranker.rank, model, space, paper_ids,
+                                       self.settings.star_fraction)
+
+    async def rank_many(self, batches: Mapping[Person, Sequence[str]]) -> dict[Person, Ranking]:
+        """`rank` for many people at once (one read of their marks)."""
+        models = await self.train_many(list(batches))
+        space = self._space
+
+        def rank_all() -> dict[Person, Ranking]:
+            out: dict[Person, Ranking] = {}
+            for person, ids in batches.items():
+                model = models.get(person)
+                out[person] = (
+                    ranker.unranked(ids, NO_MODEL) if model is None or space is None
+                    else ranker.rank(model, space, ids, self.settings.star_fraction))
+            return out
+
+        return await asyncio.to_thread(rank_all)
+
+    async def for_you(self, person: Person, since: datetime, exclude_ids: Collection[str] = (),
+                      k: int = 5) -> ForYou:
+        """The k stored papers first seen since `since` that score best for the person
+        (above 0: their top tenth), leaving out `exclude_ids` (what their watches matched)
+        and papers they already marked; each with its top words."""
+        return (await self.for_you_many({person: exclude_ids}, since, k))[person]
+
+    async def for_you_many(self, exclude: Mapping[Person, Collection[str]], since: datetime,
+                           k: int = 5) -> dict[Person, ForYou]:
+        """`for_you` for many people over the same day's papers: one sparse product per
+        chunk of people, in a worker thread."""
+        models = await self.train_many(list(exclude))
+        space = self._space
+        async with self.sessions() as session:
+            candidates = await repo.paper_ids_since(session, since)
+            marks = await repo.feedback_of_many(session, exclude)
+        out = {person: ForYou(False, (), NO_MODEL) for person, m in models.items() if m is None}
+        ranked = [p for p in exclude if models.get(p) is not None]
+        if space is None or not ranked:
+            return {p: out.get(p, ForYou(False, (), NO_MODEL)) for p in exclude}
+        rows = [r for pid in candidates if (r := space.row_of(pid)) is not None]
+        excluded = [_rows(space, set(exclude[p]) | {m.paper_id for m in marks.get(p, ())})
+                    for p in ranked]
+        picks = await asyncio.to_thread(
+            ranker.pick_many, [models[p] for p in ranked], excluded, space, rows, k,
+            self.settings.words)
+        out.update({p: ForYou(True, got) for p, got in zip(ranked, picks, strict=True)})
+        return {p: out[p] for p in exclude}
+
+    async def more_like(self, paper_id: str, k: int = 5) -> Similar:
+        """Up to k stored papers most like this one (cosine of tf-idf vectors, whole
+        archive), best first. stored False: no such paper in the database."""
+        space = await self.space()
+        row = space.row_of(paper_id) if space is not None else None
+        if space is None or row is None:
+            return Similar(paper_id, False)
+        found = await asyncio.to_thread(more_like_row, space, row, k)
+        return Similar(paper_id, True, tuple(SimilarPaper(pid, sim) for pid, sim in found))
+
+    async def explain(self, person: Person, paper_id: str) -> Explanation:
+        """The paper's top positive words for the person, and its score."""
+        space, model = await self._person(person)
+        row = space.row_of(paper_id) if space is not None else None
+        if space is None or row is None:
+            return Explanation(paper_id, False, model is not None, reason="not stored")
+        if model is None:
+            return Explanation(paper_id, True, False, reason=NO_MODEL)
+        def why() -> Explanation:
+            vector = space.matrix[row]
+            words = model.top_words(vector, space.words, self.settings.words)
+            return Explanation(paper_id, True, True, words, float(model.scores(vector)[0]))
+
+        return await asyncio.to_thread(why)
+
+
+def _rows(space: PaperSpace, ids: Collection[str]) -> set[int]:
+    return {r for pid in ids if (r := space.row_of(pid)) is not None}
+
+
+async def _read_texts(session: AsyncSession, after: tuple[datetime, str] | None) -> list:
+    texts = []
+    while True:
+        chunk = await repo.paper_texts(session, after, _READ_CHUNK)
+        if not chunk:
+            return texts
+        texts.extend(chunk)
+        after = (chunk[-1].first_seen, chunk[-1].id)
