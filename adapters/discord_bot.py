@@ -173,6 +173,11 @@ class DiscordAdapter:
         if self.client is not None:
             return
         self.receiving = receive
+        if self.config.api_base_url != DiscordConfig().api_base_url:
+            # discord.py has one REST base for the process; only a configured one replaces it
+            discord.http.Route.BASE = self.config.api_base_url.rstrip("/")
+        # paperwatch never joins voice: the two start-up warnings about voice libraries are noise
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         client = self._make_client()
         self.client = client
         try:

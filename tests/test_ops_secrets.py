@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from bot.logs import ScrubbingStream, Scrubber, configure_logging
+from bot.logs import Scrubber, ScrubbingStream, configure_logging
 
 TOKEN = "123456:ABC-secret-token"
 PASSWORD = "p@ss/word%1"

@@ -59,7 +59,7 @@ async def test_gateway_receives_worker_sends_and_both_stop_cleanly(tmp_path, db_
                                  [paper_item("2601.11111", "Federated learning at scale")])
             ingest = await _spawn(config, fake, "ingest", str(papers))
             out, err = await asyncio.wait_for(ingest.communicate(), timeout=60)
-            assert "1 alerts queued" in out.decode(), err.decode()
+            assert "1 alert queued" in out.decode(), err.decode()
             await asyncio.sleep(1.0)
             assert len(fake.accepted(4242)) == 1  # the gateway role does not deliver
             worker = await _spawn(config, fake, "run", "--role", "worker")

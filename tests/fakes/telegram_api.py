@@ -206,6 +206,7 @@ class FakeTelegramAPI:
         self.chats: dict[int, dict[str, Any]] = {}
         self.failures: dict[tuple[str, int | None], list[FakeError]] = {}
         self.unknown_methods: list[str] = []
+        self.raw_answers: dict[str, list[tuple[int, str]]] = {}  # method -> (status, body)
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -247,6 +248,11 @@ class FakeTelegramAPI:
     def fail(self, method: str, chat_id: int | None, *errors: FakeError) -> None:
         """Answer the next calls of `method` (to `chat_id`, or any chat if None) with errors."""
         self.failures.setdefault((method, chat_id), []).extend(errors)
+
+    def answer_raw(self, method: str, status: int, body: str, times: int = 1000) -> None:
+        """Answer the next calls of `method` with this status and body, not the Bot API's
+        JSON (a proxy's error page, junk): how the bot copes with a broken server."""
+        self.raw_answers.setdefault(method, []).extend([(status, body)] * times)
 
     def _message(self, chat_obj: dict[str, Any], text: str,
                  sender: dict[str, Any] | None) -> dict[str, Any]:
@@ -360,6 +366,10 @@ class FakeTelegramAPI:
         async with self._changed:
             self.calls.append((method, params))
             self._changed.notify_all()
+        raw = self.raw_answers.get(method)
+        if raw:
+            status, body = raw.pop(0)
+            return web.Response(status=status, text=body, content_type="text/html")
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             self.unknown_methods.append(method)
