@@ -9,13 +9,27 @@ through this adapter: `await console.push("/watch diffusion")` returns the reply
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TextIO
 
 from bot.types import Button, ChatRef, Incoming, OutMessage, Reply, RichText
 
 CONSOLE_CHAT = ChatRef("console", "console", "user")
+CONSOLE_BANNER = ("paperwatch console — one chat on this database. /help lists the commands, "
+                  "/quit (or Ctrl-D) leaves.")
+# What the console adds to the chat commands, in /help (only those this console has).
+CONSOLE_HELP = {
+    "/publish": "/publish — release today's sample papers (demo only)",
+    "/ingest": "/ingest PATH — read papers from a JSON or JSON Lines file",
+    "/quit": "/quit — leave (also Ctrl-D or Ctrl-C)",
+}
+BAD_BYTES = "That line is not valid {encoding} text; nothing was changed. Type it again."
+_END = object()  # the reader's "end of input"
 
 Dispatch = Callable[[Incoming], Awaitable[Reply]]
 ExtraCommand = Callable[[str], Awaitable[str]]
@@ -38,8 +52,10 @@ class ConsoleAdapter:
 
     def __init__(self, dispatch: Dispatch, out: TextIO | None = None,
                  extra_commands: Mapping[str, ExtraCommand] | None = None,
-                 after_line: Callable[[], Awaitable[None]] | None = None) -> None:
+                 after_line: Callable[[], Awaitable[None]] | None = None,
+                 banner: str | None = None) -> None:
         self.dispatch = dispatch
+        self.banner = banner
         self.out = out or sys.stdout
         self.extra_commands = dict(extra_commands or {})
         self.after_line = after_line
@@ -74,20 +90,111 @@ class ConsoleAdapter:
             text = render_plain(reply.body)
             if reply.buttons:
                 text += "\n" + render_buttons(reply.buttons)
+            if name.lower() == "/help" and not arg.strip():
+                text += "\n" + self._console_help()
         self._write(text)
         if self.after_line is not None:
             await self.after_line()
         return text
 
+    def _console_help(self) -> str:
+        names = [*self.extra_commands, "/quit"]
+        return "Console only:\n" + "\n".join(CONSOLE_HELP.get(n, n) for n in names)
+
     async def run(self, stream: TextIO | None = None, prompt: bool = False) -> None:
-        """Read lines until end of input (or /quit)."""
+        """Read lines until end of input, /quit or Ctrl-C. What the lines queued stays in
+        the outbox (the caller flushes it); a line in progress is finished first."""
         stream = stream or sys.stdin
+        fd = _fileno(stream)
+        lines: asyncio.Queue[object] = asyncio.Queue()
         loop = asyncio.get_running_loop()
+        if fd is None:
+            reader = _read_text(stream, lines, loop)
+        else:
+            reader = _read_fd(fd, getattr(stream, "encoding", None) or "utf-8", lines, loop)
+        threading.Thread(target=reader, name="console-stdin", daemon=True).start()
+        with _interrupts(loop, lines):
+            if self.banner:
+                self._write(self.banner)
+            while True:
+                if prompt:
+                    self.out.write("> ")
+                    self.out.flush()
+                line = await lines.get()
+                if line is _END:
+                    if prompt:  # Ctrl-D or Ctrl-C: the shell prompt starts on its own line
+                        self.out.write("\n")
+                        self.out.flush()
+                    break
+                if isinstance(line, bytes):
+                    self._write(BAD_BYTES.format(encoding=getattr(stream, "encoding", "UTF-8")))
+                    continue
+                assert isinstance(line, str)
+                if line.strip().lower() in ("/quit", "/exit"):
+                    break
+                await self.push(line)
+
+
+def _fileno(stream: TextIO) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def _interrupts(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue) -> Iterator[None]:
+    """Ctrl-C ends the console at the prompt at once (the reading thread can't be woken)."""
+    try:
+        loop.add_signal_handler(signal.SIGINT, lines.put_nowait, _END)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+def _read_text(stream: TextIO, lines: asyncio.Queue, loop: asyncio.AbstractEventLoop
+               ) -> Callable[[], None]:
+    def read() -> None:
+        for line in iter(stream.readline, ""):
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, _END)
+    return read
+
+
+def _read_fd(fd: int, encoding: str, lines: asyncio.Queue, loop: asyncio.AbstractEventLoop
+             ) -> Callable[[], None]:
+    """Lines read from the file descriptor itself (no Python lock held while blocked, so
+    the process can exit under it), decoded here: a line that is not valid text is handed
+    over as bytes, to be refused on its own instead of ending the console."""
+    def put(item: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening
+            loop.call_soon_threadsafe(lines.put_nowait, item)
+
+    def read() -> None:
+        pending = b""
         while True:
-            if prompt:
-                self.out.write("> ")
-                self.out.flush()
-            line = await loop.run_in_executor(None, stream.readline)
-            if not line or line.strip().lower() in ("/quit", "/exit"):
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
                 break
-            await self.push(line)
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for raw in complete:
+                put(_decode(raw + b"\n", encoding))
+        if pending:
+            put(_decode(pending, encoding))
+        put(_END)
+    return read
+
+
+def _decode(raw: bytes, encoding: str) -> str | bytes:
+    try:
+        return raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return raw

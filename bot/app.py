@@ -18,7 +18,7 @@ from typing import TextIO
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from adapters.console import ConsoleAdapter
+from adapters.console import CONSOLE_BANNER, ConsoleAdapter
 from bot.commands import Commands
 from bot.config import Config
 from bot.delivery import DeliveryWorker
@@ -27,6 +27,7 @@ from bot.metrics import Metrics
 from bot.pacing import Pacers
 from bot.paper_file import load_papers
 from bot.pipeline import Pipeline
+from bot.render import plural
 from bot.scheduler import DailyPoster, TrendingFetch, stored_trending_fetch
 from bot.sources.hf_daily import fetch_trending
 from bot.sources.http import FetchError
@@ -122,8 +123,9 @@ class App:
         except OSError as exc:
             return f"Can't read {path}: {exc.strerror or exc}"
         result = await self.pipeline.ingest(report.papers, source="ingest", alert=True)
-        lines = [f"Ingested {len(report.papers)} papers from {Path(path).name}: {result.new} new, "
-                 f"{result.updated} updated, {result.deliveries} alerts queued."]
+        lines = [f"Ingested {plural(len(report.papers), 'paper')} from {Path(path).name}: "
+                 f"{result.new} new, {result.updated} updated, "
+                 f"{plural(result.deliveries, 'alert')} queued."]
         if report.errors:
             lines.append(f"Refused {len(report.errors)} item(s):")
             lines += [f"  {error}" for error in report.errors[:20]]
@@ -137,7 +139,8 @@ class App:
         if demo:
             extra["/publish"] = self._publish_sample
         console = ConsoleAdapter(self.commands.dispatch, out=out, extra_commands=extra,
-                                 after_line=self.flush_deliveries)
+                                 after_line=self.flush_deliveries,
+                                 banner=None if demo else CONSOLE_BANNER)
         self.add_sender(console)
         return console
 

@@ -21,12 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import DeliveryConfig, LimitsConfig
 from bot.delivery import describe_schedule, plan_delivery
 from bot.preview import PREVIEW_DAYS, RecentPapers, preview
-from bot.query import MAX_QUERY_CHARS, QueryError, parse
+from bot.query import MAX_QUERY_CHARS, Query, QueryError, canonical, parse
+from bot.render import plural
 from bot.scheduler import WEEKDAYS, zone
 from bot.types import ChatRef, Incoming, Reply, RichText, Span
 from bot.watchset import WatchSet
 from storage import repo
-from storage.models import Chat
+from storage.models import Chat, Watch
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,14 @@ def _clean_line(text: str) -> str | None:
     return text.strip()
 
 
+def ascii_number(text: str) -> int | None:
+    """A whole number written in ASCII digits ("12"), else None: int() also reads "²" and
+    "١٢", which nobody means as a watch number or a count."""
+    if not text or not text.isascii() or not text.isdecimal() or len(text) > 9:
+        return None
+    return int(text)
+
+
 def split_command(text: str) -> tuple[str, str] | None:
     """'/watch@paperbot  federated learning' -> ('watch', 'federated learning')."""
     if not text.startswith("/"):
@@ -114,7 +123,7 @@ def split_command(text: str) -> tuple[str, str] | None:
     return head.lower(), rest.strip()
 
 
-_DURATION = re.compile(r"^(\d{1,4})\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)$", re.I)
+_DURATION = re.compile(r"^([0-9]{1,4})\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)$", re.I)
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -127,6 +136,22 @@ def parse_duration(text: str) -> timedelta | None:
     if seconds <= 0 or seconds > 366 * 86400:
         return None
     return timedelta(seconds=seconds)
+
+
+def query_key(query: Query | str) -> str:
+    """What makes two watches the same watch: the parsed query's canonical form (so
+    "re-ranking" and "reranking" are one), or the folded text when it does not parse."""
+    if isinstance(query, Query):
+        return canonical(query.tree)
+    try:
+        return canonical(parse(query).tree)
+    except QueryError:
+        return " ".join(query.casefold().split())
+
+
+def _find_same(watches: list[Watch], query: Query | str) -> Watch | None:
+    key = query_key(query)
+    return next((w for w in watches if query_key(w.query) == key), None)
 
 
 def _fmt_when(moment: datetime) -> str:
@@ -207,6 +232,15 @@ class Commands:
 
     # --- helpers ---------------------------------------------------------------------
 
+    def _parse_query(self, text: str) -> Query:
+        """parse(), with the configured limit on length (limits.max_query_chars) as well."""
+        stripped = text.strip()
+        limit = min(self.limits.max_query_chars, MAX_QUERY_CHARS)
+        if len(stripped) > limit:
+            raise QueryError(f"The query is {len(stripped)} characters long; the limit is "
+                             f"{limit}", text.index(stripped[0]) + limit, "Shorten it.")
+        return parse(text)
+
     async def _chat(self, session: AsyncSession, ref: ChatRef) -> Chat:
         return await repo.get_or_create_chat(session, ref, self.clock())
 
@@ -234,13 +268,12 @@ class Commands:
             self._notify()
 
     async def watch_choices(self, ref: ChatRef, typed: str = "") -> list[tuple[int, str]]:
-        """(position, query) of a chat's watches whose text contains `typed` (autocomplete)."""
+        """(number, query) of a chat's watches whose text contains `typed` (autocomplete)."""
         async with self.sessions() as session:
             chat = await repo.find_chat(session, ref)
             watches = await repo.active_watches(session, chat.id) if chat else []
         typed = typed.casefold().strip()
-        return [(n, w.query) for n, w in enumerate(watches, start=1)
-                if typed in w.query.casefold()]
+        return [(w.number, w.query) for w in watches if typed in w.query.casefold()]
 
     # --- commands --------------------------------------------------------------------
 
@@ -271,27 +304,29 @@ class Commands:
             return Reply.text("Usage: /watch QUERY, e.g. /watch federated learning. "
                               "/help watch explains queries.", ok=False)
         try:
-            query = parse(arg)
+            query = self._parse_query(arg)
         except QueryError as exc:
             return Reply.text(f"Can't watch that: {exc.describe()}", ok=False)
-        key = " ".join(query.text.casefold().split())
         async with self.sessions.begin() as session:
             chat = await self._chat(session, incoming.chat)
             current = await repo.active_watches(session, chat.id)
-            if any(" ".join(w.query.casefold().split()) == key for w in current):
-                return Reply.text(f"Already watching “{query.text}”. /watches lists them.",
-                                  ok=False)
+            same = _find_same(current, query)
+            if same is not None:
+                shown = f"“{same.query}”" + ("" if same.query == query.text
+                                             else f", the same as “{query.text}”")
+                return Reply.text(f"Already watching {shown} (#{same.number}). "
+                                  "/watches lists them.", ok=False)
             if len(current) >= self.limits.max_watches_per_chat:
                 return Reply.text(f"You have {len(current)} watches, the most allowed. "
                                   "/unwatch one first.", ok=False)
             watch = await repo.add_watch(session, chat.id, query.text, self.clock())
         self.watches.add(watch.id, query)
         matched = await preview(self.recent, query, self.clock(), self.clock)
-        lines: list[str | Span] = [f"✓ Watching “{query.text}” (#{len(current) + 1}). "
+        lines: list[str | Span] = [f"✓ Watching “{query.text}” (#{watch.number}). "
                                    "New matching papers will be sent here."]
         if matched:
             lines.append(f"In the last {PREVIEW_DAYS} days it would have matched "
-                         f"{len(matched)} paper{'s' if len(matched) != 1 else ''}, e.g.:")
+                         f"{plural(len(matched), 'paper')}, e.g.:")
             lines += [Span(f"• {p.title}", link=p.url) for p in matched[:3]]
         else:
             lines.append(f"No stored paper of the last {PREVIEW_DAYS} days matches it yet.")
@@ -304,16 +339,15 @@ class Commands:
         async with self.sessions.begin() as session:
             chat = await repo.find_chat(session, incoming.chat)
             current = await repo.active_watches(session, chat.id) if chat else []
-            target = None
-            if arg.startswith("#") and arg[1:].isdigit():
-                target = next((w for w in current if w.id == int(arg[1:])), None)
-            elif arg.isdigit():
-                position = int(arg)
-                target = current[position - 1] if 1 <= position <= len(current) else None
+            digits = arg.removeprefix("#").strip()
+            if digits.isnumeric():  # "2", and also "²" or "١": refused below, not a query
+                number = ascii_number(digits)
+                if number is None:
+                    return Reply.text("A watch number is written in the digits 0-9, like "
+                                      "/unwatch 2.", ok=False)
+                target = next((w for w in current if w.number == number), None)
             else:
-                key = " ".join(arg.casefold().split())
-                target = next((w for w in current
-                               if " ".join(w.query.casefold().split()) == key), None)
+                target = _find_same(current, arg)
             if target is None:
                 return Reply.text(f"No watch “{arg[:60]}” here. /watches lists yours.", ok=False)
             await repo.delete_watch(session, target, self.clock())
@@ -327,8 +361,7 @@ class Commands:
         if not current:
             return Reply.text("No watches yet. Try /watch federated learning.")
         lines: list[str | Span] = [Span(f"Watches ({len(current)})", bold=True)]
-        lines += [f"{n}. {w.query} — {w.hit_count} hit{'s' if w.hit_count != 1 else ''}"
-                  for n, w in enumerate(current, start=1)]
+        lines += [f"{w.number}. {w.query} — {plural(w.hit_count, 'hit')}" for w in current]
         return Reply.text(*lines)
 
     async def _mute(self, incoming: Incoming, arg: str) -> Reply:
@@ -455,7 +488,10 @@ class Commands:
             lines.append(f"Delivery: {describe_schedule(chat)}; time zone {chat.timezone}"
                          f"{quiet}.")
         if chat and chat.muted_until and chat.muted_until > now:
-            lines.append(f"Muted until {_fmt_local(chat.muted_until, chat.timezone)}.")
+            # /mute with no duration stores now + FOREVER: say what the person was told
+            forever = chat.muted_until - now > FOREVER - timedelta(days=366)
+            until = "/unmute" if forever else _fmt_local(chat.muted_until, chat.timezone)
+            lines.append(f"Muted until {until}.")
         elif chat and oldest is not None:
             plan = plan_delivery(chat, oldest, now, self.delivery.max_messages_per_hour)
             if not plan.send and plan.hold_until is not None:
@@ -464,7 +500,11 @@ class Commands:
         for state in sources:
             when = _fmt_when(state.last_success_at) if state.last_success_at else "never"
             note = f" — {state.last_note}" if state.last_note else ""
-            lines.append(f"Source {state.name}: last success {when}{note}")
+            failing = "; the last poll failed" if state.last_status == "error" else ""
+            lines.append(f"Source {state.name}: last success {when}{note}{failing}")
+        if not sources:
+            lines.append("Sources: none polled yet on this database (paperwatch run polls "
+                         "them; in the console, /ingest adds papers).")
         return Reply.text(*lines)
 
     async def _daily(self, incoming: Incoming, arg: str) -> Reply:
@@ -480,7 +520,7 @@ class Commands:
             problem = (f" It is paused: {post.disabled_reason}. /daily on resumes it."
                        if post.disabled_reason and chat and chat.state != "active" else "")
             return Reply.text(f"Daily post at {post.post_time} {post.timezone}: top {post.top_n}"
-                              f", at least {post.min_upvotes} upvotes{topic}{empty}.{problem}")
+                              f"{_at_least(post.min_upvotes)}{topic}{empty}.{problem}")
         action = words[0].lower()
         if action == "off":
             async with self.sessions.begin() as session:
@@ -493,7 +533,8 @@ class Commands:
         async with self.sessions() as session:
             known = await repo.find_chat(session, incoming.chat)
         try:
-            settings = parse_daily(words[1:], known.timezone if known else "UTC")
+            settings = parse_daily(words[1:], known.timezone if known else "UTC",
+                                   parse_topic=self._parse_query)
         except ValueError as exc:
             return Reply.text(f"Can't set the daily post: {exc}", ok=False)
         async with self.sessions.begin() as session:
@@ -504,14 +545,24 @@ class Commands:
         topic = f", topic “{settings['topic_query']}”" if settings["topic_query"] else ""
         empty = "; on days without papers, a short note" if settings["post_empty_note"] else ""
         return Reply.text(f"✓ Daily trending post at {settings['post_time']} "
-                          f"{settings['timezone']}: top {settings['top_n']}, at least "
-                          f"{settings['min_upvotes']} upvotes{topic}{empty}.")
+                          f"{settings['timezone']}: top {settings['top_n']}"
+                          f"{_at_least(settings['min_upvotes'])}{topic}{empty}.")
 
 
-_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+def _at_least(min_upvotes: object) -> str:
+    """', at least 5 upvotes' (nothing when no minimum is set)."""
+    if not isinstance(min_upvotes, int) or min_upvotes <= 0:
+        return ""
+    return f", at least {plural(min_upvotes, 'upvote')}"
 
 
-def parse_daily(words: list[str], default_tz: str = "UTC") -> dict[str, object]:
+_TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+# Anything a person may have meant as a time: "25:00", "9:5", "24:00", "12:60".
+_TIME_LIKE = re.compile(r"^[0-9]+:[0-9]+$")
+
+
+def parse_daily(words: list[str], default_tz: str = "UTC",
+                parse_topic: Callable[[str], Query] = parse) -> dict[str, object]:
     """'[HH:MM] [TZ] [top N] [min N] [topic query...]' -> channel post settings."""
     settings: dict[str, object] = {"post_time": "09:00", "timezone": default_tz, "top_n": 10,
                                    "min_upvotes": 0, "topic_query": None,
@@ -520,13 +571,16 @@ def parse_daily(words: list[str], default_tz: str = "UTC") -> dict[str, object]:
     if rest and _TIME.match(rest[0]):
         hour, minute = _TIME.match(rest.pop(0)).groups()  # type: ignore[union-attr]
         settings["post_time"] = f"{int(hour):02d}:{minute}"
+    for word in rest:
+        if _TIME_LIKE.match(word):
+            raise ValueError(f"“{word[:20]}” is not a time; write the time first, as HH:MM "
+                             "from 00:00 to 23:59 (e.g. 09:00)")
     if rest and ("/" in rest[0] or rest[0].upper() == "UTC"):
         name = rest.pop(0)
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone “{name[:40]}” (use e.g. Europe/Berlin)") from None
-        settings["timezone"] = "UTC" if name.upper() == "UTC" else name
+        found = find_zone(name)
+        if found is None:
+            raise ValueError(f"unknown time zone “{name[:40]}” (use e.g. Europe/Berlin)")
+        settings["timezone"] = found
     while len(rest) >= 2 and rest[0].lower() in ("top", "min", "empty"):
         key, value = rest.pop(0).lower(), rest.pop(0)
         if key == "empty":
@@ -534,9 +588,9 @@ def parse_daily(words: list[str], default_tz: str = "UTC") -> dict[str, object]:
                 raise ValueError(f"“empty” takes note or skip, got “{value[:20]}”")
             settings["post_empty_note"] = value.lower() == "note"
             continue
-        if not value.isdigit():
-            raise ValueError(f"“{key}” needs a number, got “{value[:20]}”")
-        number = int(value)
+        number = ascii_number(value)
+        if number is None:
+            raise ValueError(f"“{key}” needs a number in the digits 0-9, got “{value[:20]}”")
         if key == "top":
             if not 1 <= number <= 25:
                 raise ValueError("top must be between 1 and 25")
@@ -546,7 +600,7 @@ def parse_daily(words: list[str], default_tz: str = "UTC") -> dict[str, object]:
     if rest:
         topic = " ".join(rest)
         try:
-            settings["topic_query"] = parse(topic).text
+            settings["topic_query"] = parse_topic(topic).text
         except QueryError as exc:
             raise ValueError(f"topic: {exc.describe()}") from None
     return settings
@@ -609,13 +663,23 @@ def _zones_by_folded_name() -> dict[str, str]:
     return {name.casefold(): name for name in available_timezones()}
 
 
+# Files of the zoneinfo tree that are not zones a person lives in (or are copies of the
+# tree under another root): zoneinfo opens them all, from /etc/localtime on.
+_NOT_AREAS = frozenset({"posix", "right", "etc/localtime", "systemv"})
+
+
 def find_zone(text: str) -> str | None:
-    """The IANA time zone name for what someone typed (case does not matter), or None."""
+    """The IANA Area/City time zone name for what someone typed (case does not matter), or
+    "UTC"; None for anything else ("localtime", "posixrules", "Factory", paths)."""
     text = text.strip()
     if not re.fullmatch(r"[A-Za-z0-9_+\-/]{1,64}", text) or ".." in text:
         return None
     if text.upper() == "UTC":
         return "UTC"
+    area, slash, city = text.partition("/")
+    if not slash or not area or not city or city.startswith("/") or city.endswith("/") \
+            or area.casefold() in _NOT_AREAS:
+        return None
     name = _zones_by_folded_name().get(text.casefold())
     if name is None:
         return None

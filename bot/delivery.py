@@ -256,11 +256,13 @@ class DeliveryWorker:
             chat = await session.get(Chat, chat_id)
             papers = await repo.papers_by_id(session, [r.paper_id for r in rows])
             queries = await repo.watch_queries(session, {w for r in rows for w in r.watch_ids})
+            numbers = await repo.watch_numbers(session, queries)
         assert chat is not None
         items = [AlertItem(paper=repo.paper_from_row(papers[r.paper_id]),
                            why=tuple((f, p) for f, p in r.why),
                            watch_ids=tuple(r.watch_ids),
-                           watch_queries=tuple(queries[w] for w in r.watch_ids if w in queries))
+                           watch_queries=tuple(queries[w] for w in r.watch_ids if w in queries),
+                           watch_numbers=tuple(numbers.get(w, 0) for w in r.watch_ids))
                  for r in rows]
         return chat, items
 

@@ -26,7 +26,7 @@ from bot.text import normalize_words
 
 __all__ = [
     "MAX_QUERY_CHARS", "MAX_TERMS", "And", "Category", "Node", "Not", "Or", "Phrase", "Query",
-    "QueryError", "iter_terms", "normalize_words", "parse", "to_nnf",
+    "QueryError", "canonical", "iter_terms", "normalize_words", "parse", "to_nnf",
 ]
 
 MAX_QUERY_CHARS = 200
@@ -146,6 +146,28 @@ def to_nnf(node: Node, negate: bool = False) -> Node:
         else:
             children.append(converted)
     return kind(tuple(children))
+
+
+def canonical(node: Node) -> str:
+    """One string per meaning, as the matcher sees it: two watches with the same canonical
+    form find the same papers. A phrase's words are joined ("re-ranking", "re ranking" and
+    "reranking" are one compound for the matcher), NOT is pushed down to the terms, and
+    AND/OR children are sorted (their order does not matter)."""
+    return _canonical(to_nnf(node))
+
+
+def _canonical(node: Node) -> str:
+    if isinstance(node, Phrase):
+        return f"{node.field}:{''.join(node.words)}{'*' if node.prefix else ''}"
+    if isinstance(node, Category):
+        return f"cat:{node.value}{'.*' if node.archive else ''}"
+    if isinstance(node, Not):
+        return f"-{_canonical(node.child)}"
+    children = sorted(dict.fromkeys(_canonical(c) for c in node.children))
+    if len(children) == 1:
+        return children[0]
+    joiner = " AND " if isinstance(node, And) else " OR "
+    return "(" + joiner.join(children) + ")"
 
 
 # --- lexing ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ class AlertItem:
     why: tuple[tuple[str, str], ...]  # (field, phrase)
     watch_ids: tuple[int, ...] = ()
     watch_queries: tuple[str, ...] = ()
+    watch_numbers: tuple[int, ...] = ()  # as the chat sees them, aligned with watch_ids
 
 
 def plain_length(text: RichText) -> int:
@@ -77,15 +78,41 @@ def excerpt(summary: str, phrases: Sequence[str], max_chars: int = EXCERPT_CHARS
     return ("…" if start else "") + cut
 
 
-def why_text(why: Sequence[tuple[str, str]]) -> str:
-    """“federated learning” in title and abstract; “Yann LeCun” in authors."""
-    by_phrase: dict[str, list[str]] = {}
+def _field_texts(paper: Paper, field: str) -> Sequence[str]:
+    if field == "title":
+        return (paper.title,)
+    if field == "abstract":
+        return (paper.summary,)
+    if field == "keywords":
+        return paper.keywords
+    if field == "author":
+        return paper.authors
+    return ()
+
+
+def as_written(paper: Paper | None, field: str, phrase: str) -> str:
+    """The words a matched phrase stands for, as the paper wrote them ("Re-Ranking" for
+    the watch phrase "re ranking"); the phrase itself when the text can't be found."""
+    if paper is None:
+        return phrase
+    for text in _field_texts(paper, field):
+        spans = find_spans(text, (phrase,))
+        if spans:
+            start, end = spans[0]
+            return " ".join(text[start:end].split())
+    return phrase
+
+
+def why_text(why: Sequence[tuple[str, str]], paper: Paper | None = None) -> str:
+    """“federated learning” in title and abstract; “Yann LeCun” in authors. With the paper,
+    each phrase is quoted as the paper wrote it (its first field's spelling)."""
+    by_phrase: dict[str, tuple[str, list[str]]] = {}
     for field, phrase in why:
-        names = by_phrase.setdefault(phrase, [])
+        shown, names = by_phrase.setdefault(phrase, (as_written(paper, field, phrase), []))
         name = FIELD_NAMES.get(field, field)
         if name not in names:
             names.append(name)
-    return "; ".join(f"“{p}” in {' and '.join(f)}" for p, f in by_phrase.items())
+    return "; ".join(f"“{shown}” in {' and '.join(f)}" for shown, f in by_phrase.values())
 
 
 def alert_body(item: AlertItem, excerpt_chars: int = EXCERPT_CHARS) -> RichText:
@@ -97,7 +124,7 @@ def alert_body(item: AlertItem, excerpt_chars: int = EXCERPT_CHARS) -> RichText:
         lines.append((Span(authors_line(paper.authors), italic=True),))
     if paper.summary and excerpt_chars > 0:
         lines.append(highlighted(excerpt(paper.summary, phrases, excerpt_chars), phrases))
-    lines.append((Span("Why: "), Span(why_text(item.why))))
+    lines.append((Span("Why: "), Span(why_text(item.why, paper))))
     extras: list[Span] = []
     if paper.upvotes is not None:
         extras.append(Span(f"▲ {paper.upvotes} upvotes"))
@@ -122,7 +149,7 @@ def compact_lines(number: int, item: AlertItem, detail_line: bool = True) -> tup
     paper = item.paper
     phrases = [phrase for _, phrase in item.why]
     lines: list[Line] = [(Span(f"{number}. "), Span(paper.title, bold=True, link=paper.url),
-                          Span(f" — {why_text(item.why)}"))]
+                          Span(f" — {why_text(item.why, paper)}"))]
     if not detail_line:
         return tuple(lines)
     detail = authors_line(paper.authors)
@@ -139,10 +166,13 @@ def alert_buttons(items: Sequence[AlertItem]) -> tuple[Button, ...]:
     """Unwatch (the watch that hit, when it is one) and mute buttons for a single alert."""
     buttons: list[Button] = []
     watch_ids = sorted({w for item in items for w in item.watch_ids})
-    if len(watch_ids) == 1:
+    numbers = {n for item in items for n in item.watch_numbers if n}
+    # The button runs "/unwatch #N" with the number /watches shows; without it, no button
+    # (a database id would remove some other watch of the chat).
+    if len(watch_ids) == 1 and len(numbers) == 1:
         query = next((q for item in items for q in item.watch_queries), "")
         label = f"Unwatch “{query[:40]}”" if query else "Unwatch"
-        buttons.append(Button(label, f"/unwatch #{watch_ids[0]}"))
+        buttons.append(Button(label, f"/unwatch #{numbers.pop()}"))
     buttons.append(Button("Mute 24 h", "/mute 24h"))
     return tuple(buttons)
 

@@ -174,6 +174,15 @@ async def watch_queries(session: AsyncSession, ids: Iterable[int]) -> dict[int, 
     return {wid: q for wid, q in rows}
 
 
+async def watch_numbers(session: AsyncSession, ids: Iterable[int]) -> dict[int, int]:
+    """The number each watch shows its chat (/watches, /unwatch N), by watch id."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = await session.execute(select(Watch.id, Watch.number).where(Watch.id.in_(ids)))
+    return {wid: number for wid, number in rows}
+
+
 async def add_hits(session: AsyncSession, counts: dict[int, int]) -> None:
     for watch_id, n in counts.items():
         await session.execute(update(Watch).where(Watch.id == watch_id)

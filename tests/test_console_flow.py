@@ -16,7 +16,7 @@ async def test_demo_flow_alerts_with_title_link_excerpt_and_why(console, app):
     text = console.sent[0].body.plain()
     assert text.startswith("20 new papers match your watches")
     assert "Tackling Data Heterogeneity in Federated Learning via Loss Decomposition" in text
-    assert "“federated learning” in title and abstract" in text
+    assert "“Federated Learning” in title and abstract" in text  # as the paper wrote it
     links = [s.link for line in console.sent[0].body.lines for s in line if s.link]
     assert len(links) == 20 and all(link.startswith("https://huggingface.co/papers") for link in links)
     # the matched words are bold in the excerpts
@@ -36,13 +36,13 @@ async def test_single_hit_is_a_full_alert_with_buttons(console, tmp_path):
         paper_item("2601.00002", "Something else", "Nothing to see."),
     ])
     out = await console.push(f"/ingest {path}")
-    assert "2 new" in out and "1 alerts queued" in out
+    assert "2 new" in out and "1 alert queued" in out
     assert len(console.sent) == 1
     message = console.sent[0]
     text = message.body.plain()
     assert "Scaling a Diffusion Transformer" in text
     assert "A One, B Two, C Three et al." in text
-    assert "▲ 42 upvotes" in text and "Why: “diffusion transformer” in title and abstract" in text
+    assert "▲ 42 upvotes" in text and "Why: “Diffusion Transformer” in title and abstract" in text
     assert len(text) < 1200  # the abstract is an excerpt, not the whole text
     assert [b.command for b in message.buttons] == ["/unwatch #1", "/mute 24h"]
 
@@ -71,7 +71,7 @@ async def test_two_watches_hitting_one_paper_make_one_delivery(console, tmp_path
     await console.push(f"/ingest {path}")
     assert len(console.sent) == 1
     text = console.sent[0].body.plain()
-    assert "“federated learning” in title" in text and "“heterogeneous data” in title" in text
+    assert "“Federated learning” in title" in text and "“heterogeneous data” in title" in text
     assert [b.command for b in console.sent[0].buttons] == ["/mute 24h"]
 
 

@@ -309,7 +309,7 @@ async def test_alert_dm_is_an_escaped_embed_with_persistent_buttons(app, fake, t
     assert lines[0] == "*A One, B\\_Two, C Three et al.*"
     assert lines[1].startswith("Clients hold \\*private\\* data and we study "
                                "**federated learning** across them.")
-    assert lines[2] == "Why: “federated learning” in title and abstract"
+    assert lines[2] == "Why: “Federated Learning” in title and abstract"
     assert lines[3] == ("▲ 42 upvotes · [code](https://github.com/x/y_%28z%29) · "
                         "[pdf](https://arxiv.org/pdf/2601.00001)")
     assert alert.buttons() == [("Unwatch “federated learning”", "pw:/unwatch #1"),
