@@ -54,7 +54,7 @@ async def remove_feedback(session: AsyncSession, person: Person, paper_id: str) 
     """Take a mark back; True when there was one."""
     result = await session.execute(
         delete(Feedback).where(_of(person), Feedback.paper_id == paper_id))
-    return bool(result.rowcount)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def feedback_of(session: AsyncSession, person: Person) -> list[Mark]:

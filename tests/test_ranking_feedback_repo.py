@@ -123,4 +123,4 @@ async def test_paper_texts_come_in_chunks_in_first_seen_order(sessions):
     ids = [t.id for t in first + rest]
     assert ids == [f"2611.{n:05d}" for n in range(5)] + ["2611.10000"]
     assert rest[-1].title == "Later" and rest[-1].summary == "x"
-    assert "Paper 0\nAbout topic 0" == first[0].text()
+    assert first[0].text() == "Paper 0\nAbout topic 0"

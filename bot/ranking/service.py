@@ -26,6 +26,7 @@ from bot.ranking.types import (
     LIKE,
     Explanation,
     ForYou,
+    PaperText,
     Person,
     PersonMark,
     Ranking,
@@ -224,9 +225,9 @@ class RankingService:
         rows = [r for pid in candidates if (r := space.row_of(pid)) is not None]
         excluded = [_rows(space, set(exclude[p]) | {m.paper_id for m in marks.get(p, ())})
                     for p in ranked]
-        picks = await asyncio.to_thread(
-            ranker.pick_many, [models[p] for p in ranked], excluded, space, rows, k,
-            self.settings.words)
+        chosen = [m for p in ranked if (m := models.get(p)) is not None]
+        picks = await asyncio.to_thread(ranker.pick_many, chosen, excluded, space, rows, k,
+                                        self.settings.words)
         out.update({p: ForYou(True, got) for p, got in zip(ranked, picks, strict=True)})
         return {p: out[p] for p in exclude}
 
@@ -260,8 +261,9 @@ def _rows(space: PaperSpace, ids: Collection[str]) -> set[int]:
     return {r for pid in ids if (r := space.row_of(pid)) is not None}
 
 
-async def _read_texts(session: AsyncSession, after: tuple[datetime, str] | None) -> list:
-    texts = []
+async def _read_texts(session: AsyncSession,
+                      after: tuple[datetime, str] | None) -> list[PaperText]:
+    texts: list[PaperText] = []
     while True:
         chunk = await repo.paper_texts(session, after, _READ_CHUNK)
         if not chunk:
