@@ -39,8 +39,9 @@ class Paper:
     @property
     def url(self) -> str:
         """The page a person opens: Hugging Face for HF papers, arXiv otherwise."""
-        if self.id.startswith("sample-"):  # bundled demo papers have no page of their own
-            return "https://huggingface.co/papers?q=" + quote_plus(self.title[:120])
+        if self.id.startswith("sample-"):  # demo papers with no known id: a short search
+            head = self.title.split(":", 1)[0] if ":" in self.title[:40] else self.title
+            return "https://huggingface.co/papers?q=" + quote_plus(" ".join(head.split()[:6]))
         if self.source == "hf":
             return f"https://huggingface.co/papers/{self.id}"
         return f"https://arxiv.org/abs/{self.id}"

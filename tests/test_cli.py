@@ -18,8 +18,8 @@ def test_demo_piped(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Watching “federated learning”" in out
-    assert "🔔 20 new papers match your watches" in out
-    assert "1. federated learning — 20 hits" in out
+    assert "🔔 26 new papers match your watches" in out
+    assert "1. federated learning — 26 hits" in out
     assert list(tmp_path.iterdir()) == []  # the demo database is thrown away
 
 

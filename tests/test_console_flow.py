@@ -11,20 +11,29 @@ async def test_demo_flow_alerts_with_title_link_excerpt_and_why(console, app):
     reply = await console.push("/watch federated learning")
     assert "Watching “federated learning”" in reply
     published = await console.push("/publish")
-    assert "20 match your watches" in published
-    assert len(console.sent) == 1  # 20 hits coalesce into one message
+    assert "26 match your watches" in published
+    assert len(console.sent) == 1  # 26 hits coalesce into one message
     text = console.sent[0].body.plain()
-    assert text.startswith("20 new papers match your watches")
+    assert text.startswith("26 new papers match your watches")
     assert "Tackling Data Heterogeneity in Federated Learning via Loss Decomposition" in text
     assert "“Federated Learning” in title and abstract" in text  # as the paper wrote it
     links = [s.link for line in console.sent[0].body.lines for s in line if s.link]
-    assert len(links) == 20 and all(link.startswith("https://huggingface.co/papers") for link in links)
-    # the matched words are bold in the excerpts
-    bold = {s.text.lower() for line in console.sent[0].body.lines for s in line if s.bold}
-    assert "federated learning" in bold
-    assert "20 hits" in await console.push("/watches")
+    assert len(links) == 26 and all(link.startswith(("https://huggingface.co/papers?q=",
+                                                     "https://arxiv.org/abs/")) for link in links)
+    assert max(len(link) for link in links) < 100  # the paper's page, not its whole title
+    assert "26 hits" in await console.push("/watches")
     again = await console.push("/publish")
     assert "published already" in again and len(console.sent) == 1
+
+
+async def test_demo_list_bolds_the_matched_words_in_the_excerpts(console):
+    await console.push("/watch diffusion transformer")
+    assert "2 match your watches" in await console.push("/publish")
+    [message] = console.sent
+    excerpts = [line for line in message.body.lines[1:] if not line[0].text[:1].isdigit()]
+    assert excerpts  # a short list keeps its authors and excerpts
+    bold = {s.text.lower() for line in excerpts for s in line if s.bold}
+    assert bold & {"diffusion transformer", "diffusion transformers"}
 
 
 async def test_single_hit_is_a_full_alert_with_buttons(console, tmp_path):
