@@ -336,7 +336,7 @@ class DiscordAdapter:
 
     async def watch_choices(self, interaction: discord.Interaction,
                             typed: str) -> list[app_commands.Choice[str]]:
-        """The caller's own watches; the value is the position, so the line is /unwatch N."""
+        """The caller's own watches; the value is the watch's number, so the line is /unwatch N."""
         chat = ChatRef("discord", str(interaction.user.id), "user")
         try:
             choices = await self.commands.watch_choices(chat, typed)

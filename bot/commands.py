@@ -294,7 +294,9 @@ class Commands:
 
     async def _help(self, _incoming: Incoming, arg: str) -> Reply:
         if arg.lower().lstrip("/") == "watch":
-            return Reply.text(Span(HELP_WATCH[0], bold=True), *HELP_WATCH[1:])
+            limit = min(self.limits.max_query_chars, MAX_QUERY_CHARS)
+            last = HELP_WATCH[-1].replace(str(MAX_QUERY_CHARS), str(limit), 1)
+            return Reply.text(Span(HELP_WATCH[0], bold=True), *HELP_WATCH[1:-1], last)
         lines: list[str | Span] = [Span("paperwatch commands", bold=True)]
         lines += [f"{spec.usage} — {spec.summary}" for spec in COMMANDS]
         return Reply.text(*lines)

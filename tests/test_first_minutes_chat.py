@@ -184,6 +184,7 @@ async def test_max_query_chars_from_the_config_is_honoured(db_url, clock):
         assert "The query is 29 characters long; the limit is 20 (at character 21)" in reply
         assert "limit is 20" in await console.push("/daily on " + "word " * 5 + "more")
         assert "Watching “word word”" in await console.push("/watch word word")
+        assert "At most 20 characters and 20 terms." in await console.push("/help watch")
 
 
 @pytest.mark.parametrize("name", ["localtime", "posixrules", "Factory", "posix/Europe/Paris",
