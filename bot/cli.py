@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import tempfile
@@ -336,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
         return _command(args, cfg)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `paperwatch status | head`: the reader left; say nothing more (not even at exit)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as exc:
         failure = one_line(exc, cfg)
         if failure is None:

@@ -63,10 +63,13 @@ def _telegram(exc: BaseException, cfg: Config) -> str | None:
     if isinstance(exc, errors.TimedOut):
         return f"telegram: {base} did not answer in time: check the network, or try later"
     if isinstance(exc, errors.NetworkError):
-        return (f"telegram: cannot start, {base} answered: {_short(exc)}; check "
+        return (f"telegram: cannot start, {base}: {_short(exc)}; check "
                 "telegram.api_base_url and the network, or try later")
-    return (f"telegram: cannot start, {base} answered: {_short(exc)} {_short(details)}; "
-            "check telegram.api_base_url, or try later")
+    if "Invalid server response" in str(exc):
+        return (f"telegram: cannot start, {base} answered something that is not the Bot "
+                "API: check telegram.api_base_url, or try later")
+    return (f"telegram: cannot start, {base} answered: {_short(exc)}; check "
+            "telegram.api_base_url, or try later")
 
 
 def _discord(exc: BaseException) -> str | None:
@@ -86,17 +89,24 @@ def _discord(exc: BaseException) -> str | None:
     return None
 
 
+def _os_message(exc: OSError) -> str:
+    """The OSError's text without its "[Errno 98] " prefix."""
+    text = str(exc)
+    prefix = f"[Errno {exc.errno}] "
+    return _short(text[len(prefix):] if text.startswith(prefix) else text)
+
+
 def _listen(exc: BaseException) -> str | None:
     if not isinstance(exc, OSError):
         return None
     if exc.errno == errno.EADDRINUSE:
-        return (f"cannot listen: {_short(exc.strerror or exc)} ({_short(exc)}): stop the "
-                "program using that port, or set another [http] port / telegram.webhook_port")
+        return (f"cannot listen: {_os_message(exc)}: stop the program using that port, or "
+                "set another [http] port / telegram.webhook_port")
     if exc.errno == errno.EACCES and "bind" in str(exc):
-        return (f"cannot listen: permission denied ({_short(exc)}): use a port above 1023, "
+        return (f"cannot listen: {_os_message(exc)}: use a port above 1023, "
                 "or run with the right to bind it")
     if exc.errno == errno.EADDRNOTAVAIL:
-        return (f"cannot listen: {_short(exc)}: set [http] listen / telegram.webhook_listen "
+        return (f"cannot listen: {_os_message(exc)}: set [http] listen / telegram.webhook_listen "
                 "to an address of this machine")
     return None
 

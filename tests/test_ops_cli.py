@@ -206,3 +206,13 @@ def test_a_read_only_database_file_is_refused_at_start(tmp_path):
     finally:
         tmp_path.chmod(0o755)
     assert_one_line(result, "pw.db")
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "bot", "check-config"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # `paperwatch check-config | head -0`
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) != 0
+    assert "Traceback" not in err and "BrokenPipeError" not in err
