@@ -85,3 +85,24 @@ def test_an_enabled_platform_needs_its_token_to_run(tmp_path, platform):
 def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.toml", env={})
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[http]\nport = 99999\n", "http.port: expected a TCP port from 1 to 65535, got 99999"),
+    ("[http]\nport = 0\n", "http.port: expected a TCP port from 1 to 65535, got 0"),
+    ("[telegram]\nwebhook_port = 65536\n", "telegram.webhook_port: expected a TCP port"),
+])
+def test_ports_must_be_tcp_ports(tmp_path, text, message):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, env={})
+
+
+def test_a_config_path_that_is_a_directory_or_not_utf8_is_one_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory: give the TOML file itself"):
+        load_config(tmp_path, env={})
+    latin = tmp_path / "latin1.toml"
+    latin.write_bytes("[logging]\nformat = \"text\" # café\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text \(byte \d+\): save it as UTF-8"):
+        load_config(latin, env={})
