@@ -20,6 +20,7 @@ from bot.sources.arxiv import ArxivSource
 from bot.sources.base import FetchResult
 from bot.sources.hf_daily import HFDailySource
 from bot.sources.poller import SourcePoller, build_sources
+from bot.types import Paper
 from storage import repo
 from storage.models import Delivery
 from tests.fakes.arxiv_api import FakeArxivAPI, empty_listing, listing_entry, listing_feed
@@ -260,3 +261,36 @@ def test_build_sources_follows_the_enabled_flags():
     assert [(s.name, s.poll_seconds) for s in built] == [("hf", 1800.0), ("arxiv", 600.0)]
     assert isinstance(built[1], ArxivSource) and built[1].listing_url == \
         "https://rss.arxiv.org/rss/cs.LG+cs.CL"
+
+
+class ListingSource:
+    """A source that lists the papers it is given (what the sources' parsers might let by)."""
+
+    name = "listing"
+    poll_seconds = 60.0
+
+    def __init__(self, papers: tuple[Paper, ...]) -> None:
+        self.papers = papers
+
+    async def fetch(self, http_session, now: datetime, *, since=None) -> FetchResult:
+        return FetchResult(self.papers, status="ok", note=f"{len(self.papers)} listed")
+
+
+async def test_papers_refused_at_the_boundary_are_skipped_and_all_refused_is_a_failure(
+        app, clock, http):
+    mixed = ListingSource((Paper(id="2611.00101", title="Kept\u0000", upvotes=3),
+                           Paper(id="2611.00102", title="Huge", upvotes=10**30)))
+    poller = SourcePoller([mixed], app.pipeline, app.sessions, clock, http_session=http)
+    report = await poller.run_once(mixed)
+    assert (report.status, report.new) == ("ok", 1)
+    assert report.note == "2 listed; 1 refused at storing"
+    async with app.sessions() as session:
+        succeeded = (await repo.get_source_state(session, "listing")).last_success_at
+    clock.advance(minutes=5)
+    broken = ListingSource((Paper(id="2611.00103", title="\u001b\u0007"),
+                            Paper(id="not an id", title="T")))
+    report = await poller.run_once(broken)
+    assert report.status == "error"
+    assert report.note == "all 2 papers refused (first: 2611.00103: missing title)"
+    async with app.sessions() as session:
+        assert (await repo.get_source_state(session, "listing")).last_success_at == succeeded
