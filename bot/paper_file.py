@@ -51,7 +51,16 @@ class LoadReport:
 
 
 class PaperFileError(OSError):
-    """The file could not be read at all; str() is one line naming the file and why."""
+    """The file could not be read at all: `strerror` says why, str() is one line naming the
+    file and why ("can't read x.json: No such file or directory")."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(reason)
+        self.strerror = reason
+        self.filename = str(path)
+
+    def __str__(self) -> str:
+        return f"can't read {self.filename}: {self.strerror}"
 
 
 def _text(item: dict[str, Any], key: str) -> str:
@@ -245,12 +254,12 @@ def load_papers(path: str | Path) -> LoadReport:
     path = Path(path)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise PaperFileError(f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB")
+            raise PaperFileError(path, f"larger than {MAX_FILE_BYTES // 1_000_000} MB")
         text = path.read_text(encoding="utf-8", errors="replace")
     except PaperFileError:
         raise
     except OSError as exc:
-        raise PaperFileError(f"can't read {path}: {exc.strerror or exc}") from exc
+        raise PaperFileError(path, exc.strerror or str(exc)) from exc
     entries, errors = read_items(text)
     papers = []
     for where, item in entries:

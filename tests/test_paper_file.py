@@ -107,9 +107,17 @@ def test_bom_invalid_utf8_and_empty_files(tmp_path):
 
 @pytest.mark.parametrize("make", [lambda p: p / "missing.json", lambda p: p])
 def test_a_file_that_cannot_be_read_raises(tmp_path, make):
-    with pytest.raises(PaperFileError, match=r"can't read .*"):
+    with pytest.raises(PaperFileError) as raised:
         load_papers(make(tmp_path))
-    assert issubclass(PaperFileError, OSError)
+    assert str(raised.value) == f"can't read {make(tmp_path)}: {raised.value.strerror}"
+    assert raised.value.strerror in ("No such file or directory", "Is a directory")
+    assert isinstance(raised.value, OSError)  # callers catching OSError keep working
+
+
+def test_a_file_over_the_size_cap_raises(tmp_path, monkeypatch):
+    monkeypatch.setattr("bot.paper_file.MAX_FILE_BYTES", 10)
+    with pytest.raises(PaperFileError, match="larger than"):
+        load_papers(write(tmp_path / "big.json", "[" + " " * 20 + "]"))
 
 
 def test_in_a_list_one_element_too_deep_or_too_big_is_one_bad_item(tmp_path):
