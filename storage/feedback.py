@@ -50,6 +50,23 @@ async def set_feedback(session: AsyncSession, person: Person, paper_id: str, val
     return True
 
 
+async def set_feedback_many(session: AsyncSession, marks: Sequence[PersonMark],
+                            now: datetime) -> None:
+    """Store many marks at once (imports, benchmarks); each replaces that person's old mark
+    on that paper. The papers must be stored (the foreign key refuses others)."""
+    # one row per person and paper (the last mark wins): PostgreSQL refuses to update a
+    # row twice in one statement
+    unique = list({(m.person, m.paper_id): m for m in marks}.values())
+    for start in range(0, len(unique), 500):
+        stmt = _insert(session).values([
+            {"platform": m.person.platform, "user_id": m.person.user_id,
+             "paper_id": m.paper_id, "value": m.value, "created_at": now}
+            for m in unique[start:start + 500]])
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["platform", "user_id", "paper_id"],
+            set_={"value": stmt.excluded.value, "created_at": stmt.excluded.created_at}))
+
+
 async def remove_feedback(session: AsyncSession, person: Person, paper_id: str) -> bool:
     """Take a mark back; True when there was one."""
     result = await session.execute(

@@ -124,3 +124,18 @@ async def test_paper_texts_come_in_chunks_in_first_seen_order(sessions):
     assert ids == [f"2611.{n:05d}" for n in range(5)] + ["2611.10000"]
     assert rest[-1].title == "Later" and rest[-1].summary == "x"
     assert first[0].text() == "Paper 0\nAbout topic 0"
+
+
+async def test_many_marks_at_once_the_last_one_wins(sessions):
+    from bot.ranking.types import PersonMark
+
+    async with sessions.begin() as s:
+        await fb.set_feedback(s, BOB, "2611.00004", LIKE, NOW)
+        await fb.set_feedback_many(s, [
+            PersonMark(ALICE, "2611.00001", LIKE), PersonMark(ALICE, "2611.00001", DISLIKE),
+            PersonMark(BOB, "2611.00004", DISLIKE), PersonMark(BOB, "2611.00002", LIKE)], NOW)
+    async with sessions() as s:
+        assert [(m.paper_id, m.value) for m in await fb.feedback_of(s, ALICE)] == [
+            ("2611.00001", DISLIKE)]
+        assert sorted((m.paper_id, m.value) for m in await fb.feedback_of(s, BOB)) == [
+            ("2611.00002", LIKE), ("2611.00004", DISLIKE)]

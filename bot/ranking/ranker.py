@@ -75,7 +75,7 @@ def stack(models: Sequence[PersonModel], n_features: int) -> tuple[sp.csr_matrix
 
 def pick_many(models: Sequence[PersonModel], excluded: Sequence[Collection[int]],
               space: PaperSpace, candidates: Sequence[int], k: int, words: int = 3,
-              min_score: float = 0.0, chunk: int = 500) -> list[tuple[Pick, ...]]:
+              min_score: float = 0.0, chunk: int = 100) -> list[tuple[Pick, ...]]:
     """`pick` for many people over the same candidate rows: one sparse product per chunk of
     people instead of one per person. excluded[i]: rows person i must not get."""
     rows = np.asarray(candidates, dtype=np.int64)

@@ -128,23 +128,20 @@ class RankingService:
         return (await self._person(person))[1] is not None
 
     async def train_many(self, people: Collection[Person] | None = None,
-                         chunk: int = 250) -> dict[Person, PersonModel | None]:
+                         chunk: int = 100) -> dict[Person, PersonModel | None]:
         """Bring the models of these people (everyone with marks, by default) up to date in
         bulk: one read of their marks, training in worker threads, a chunk at a time."""
+        return (await self._models_of(people, chunk))[1]
+
+    async def _models_of(self, people: Collection[Person] | None, chunk: int = 100
+                         ) -> tuple[PaperSpace | None, dict[Person, PersonModel | None],
+                                    dict[Person, list[tuple[str, int]]]]:
         space = await self.space()
-        marks = await self._marks_of(people)
+        rows = await self._marks_of(people)
         if space is None:
-            return {}
-        out: dict[Person, PersonModel | None] = {}
-        stale: list[tuple[Person, tuple, list[tuple[str, int]]]] = []
-        for person, rows in marks.items():
-            pairs = [(m.paper_id, m.value) for m in rows]
-            key = (space.fit_key, fingerprint(pairs))
-            cached = self._models.get(person)
-            if cached is not None and cached[0] == key:
-                out[person] = cached[1]
-            else:
-                stale.append((person, key, pairs))
+            return None, {}, {}
+        # fingerprints and cache look-ups of 10,000 people: in the thread as well
+        marks, out, stale = await asyncio.to_thread(self._plan, space, rows)
         for start in range(0, len(stale), chunk):
             group = stale[start:start + chunk]
             models = await asyncio.to_thread(self._train_group, space, group)
@@ -153,7 +150,22 @@ class RankingService:
                 out[person] = model
         for person in people or ():
             out.setdefault(person, None)
-        return out
+        return space, out, marks
+
+    def _plan(self, space: PaperSpace, rows: Mapping[Person, list[PersonMark]]
+              ) -> tuple[dict[Person, list[tuple[str, int]]], dict[Person, PersonModel | None],
+                         list[tuple[Person, tuple, list[tuple[str, int]]]]]:
+        marks = {person: [(m.paper_id, m.value) for m in got] for person, got in rows.items()}
+        out: dict[Person, PersonModel | None] = {}
+        stale: list[tuple[Person, tuple, list[tuple[str, int]]]] = []
+        for person, pairs in marks.items():
+            key = (space.fit_key, fingerprint(pairs))
+            cached = self._models.get(person)
+            if cached is not None and cached[0] == key:
+                out[person] = cached[1]
+            else:
+                stale.append((person, key, pairs))
+        return marks, out, stale
 
     def _train_group(self, space: PaperSpace,
                      group: Sequence[tuple[Person, tuple, list[tuple[str, int]]]]
@@ -213,23 +225,24 @@ class RankingService:
                            k: int = 5) -> dict[Person, ForYou]:
         """`for_you` for many people over the same day's papers: one sparse product per
         chunk of people, in a worker thread."""
-        models = await self.train_many(list(exclude))
-        space = self._space
+        space, models, marks = await self._models_of(list(exclude))
         async with self.sessions() as session:
             candidates = await repo.paper_ids_since(session, since)
-            marks = await repo.feedback_of_many(session, exclude)
-        out = {person: ForYou(False, (), NO_MODEL) for person, m in models.items() if m is None}
-        ranked = [p for p in exclude if models.get(p) is not None]
-        if space is None or not ranked:
-            return {p: out.get(p, ForYou(False, (), NO_MODEL)) for p in exclude}
-        rows = [r for pid in candidates if (r := space.row_of(pid)) is not None]
-        excluded = [_rows(space, set(exclude[p]) | {m.paper_id for m in marks.get(p, ())})
-                    for p in ranked]
-        chosen = [m for p in ranked if (m := models.get(p)) is not None]
-        picks = await asyncio.to_thread(ranker.pick_many, chosen, excluded, space, rows, k,
-                                        self.settings.words)
-        out.update({p: ForYou(True, got) for p, got in zip(ranked, picks, strict=True)})
-        return {p: out[p] for p in exclude}
+        if space is None:
+            return {p: ForYou(False, (), NO_MODEL) for p in exclude}
+
+        def pick_all() -> dict[Person, ForYou]:
+            ranked = [p for p in exclude if models.get(p) is not None]
+            rows = [r for pid in candidates if (r := space.row_of(pid)) is not None]
+            excluded = [_rows(space, {*exclude[p], *(pid for pid, _ in marks.get(p, ()))})
+                        for p in ranked]
+            chosen = [m for p in ranked if (m := models.get(p)) is not None]
+            picks = ranker.pick_many(chosen, excluded, space, rows, k, self.settings.words)
+            got = dict(zip(ranked, picks, strict=True))
+            return {p: ForYou(True, got[p]) if p in got else ForYou(False, (), NO_MODEL)
+                    for p in exclude}
+
+        return await asyncio.to_thread(pick_all)
 
     async def more_like(self, paper_id: str, k: int = 5) -> Similar:
         """Up to k stored papers most like this one (cosine of tf-idf vectors, whole

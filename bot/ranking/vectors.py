@@ -85,6 +85,7 @@ class PaperSpace:
         rows.update((p.id, len(self.ids) + i) for i, p in enumerate(fresh))
         matrix = sp.vstack([self.matrix, self.transform([p.text() for p in fresh])],
                            format="csr")
+        matrix.sort_indices()
         last = fresh[-1]
         return PaperSpace(self.vectorizer, self.words, ids, rows, matrix, self.n_fit,
                           (last.first_seen, last.id))
@@ -104,6 +105,7 @@ def fit_space(papers: Sequence[PaperText]) -> PaperSpace:
     if len(papers) > n_fit:
         parts.append(vectorizer.transform([p.text() for p in papers[n_fit:]]))
     matrix = sp.vstack(parts, format="csr").astype(np.float32)
+    matrix.sort_indices()  # once here, instead of in every training that slices it
     ids = tuple(p.id for p in papers)
     return PaperSpace(vectorizer, vectorizer.get_feature_names_out(), ids,
                       {paper_id: row for row, paper_id in enumerate(ids)}, matrix, n_fit,
