@@ -259,13 +259,16 @@ def _until(args: argparse.Namespace) -> date | None:
     """--until as given; without it, a --since after today (UTC) is refused here, by name."""
     today = datetime.now(UTC).date()
     if args.until is None and args.since > today:
-        raise StartupError(f"backfill: --since {args.since} is in the future "
-                           f"(today is {today}, UTC)")
+        raise BackfillError(f"--since {args.since} is in the future (today is {today}, UTC)")
     return args.until
 
 
 async def _backfill(cfg: Config, args: argparse.Namespace) -> int:
-    until = _until(args)
+    try:
+        until = _until(args)
+    except BackfillError as exc:  # before the database is opened
+        print(f"backfill: {exc}", file=sys.stderr)
+        return 2
     async with App(cfg) as app:
         try:
             report = await backfill(app.pipeline, cfg.sources, args.source, args.since,
