@@ -113,7 +113,7 @@ def test_the_command_line_reports_and_refuses(tmp_path):
     future = subprocess.run([sys.executable, "-m", "bot", "backfill", "--source", "hf",
                              "--since", "2999-01-01", "--db", url], capture_output=True,
                             text=True, timeout=60)
-    assert future.returncode == 2 and "is after --until" in future.stderr
+    assert future.returncode == 2 and "is in the future" in future.stderr
     none = subprocess.run([sys.executable, "-m", "bot", "backfill", "--source", "arxiv",
                            "--since", "2026-11-01", "--max", "0", "--db", url],
                           capture_output=True, text=True, timeout=60)
