@@ -1,18 +1,19 @@
-"""The ranking service on the real sample (the 70 papers of one Hugging Face day), stored
+"""The ranking service on real papers (the 70 of one Hugging Face Daily Papers day), stored
 through the real database: a person who likes federated-learning papers and dislikes
 vision papers gets federated learning first, for them only; more like this stays on topic;
 without a model nothing changes; a restart ranks the same.
 
-Papers are chosen by content (titles), not ids, so the sample's ids may change."""
+Papers are chosen by content (titles), not by ids."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from bot.paper_file import load_papers
 from bot.ranking.service import RankingService
 from bot.ranking.types import DISLIKE, LIKE, Person
 from bot.types import Paper
@@ -20,7 +21,10 @@ from storage import db, repo
 from storage import feedback as fb
 from tests.conftest import FakeClock
 
-SAMPLE = load_papers("bot/data/sample_papers.jsonl").papers
+# a verbatim copy of ../shared/data/daily_papers_page.jsonl (titles and abstracts only)
+DAY = Path(__file__).parent / "data" / "ranking_hf_day_2025-08-20.jsonl"
+SAMPLE = [Paper(f"2508.{n:05d}", item["title"], item["summary"], source="hf")
+          for n, item in enumerate(map(json.loads, DAY.read_text().splitlines()), 1)]
 NOW = FakeClock().now
 ALICE = Person("telegram", "1001")
 BOB = Person("telegram", "1002")
@@ -219,3 +223,32 @@ async def test_bulk_ranking_agrees_with_one_at_a_time(sessions, alice):
     bulk = await service.for_you_many({alice: set(), BOB: {VISION[4].id}}, since)
     assert bulk[alice] == await one.for_you(alice, since)
     assert bulk[BOB] == await one.for_you(BOB, since, {VISION[4].id})
+
+
+def variants(start: int, count: int) -> list[Paper]:
+    """More papers made of the sample's sentences (for a corpus past the first refit)."""
+    out = []
+    for n in range(start, start + count):
+        a, b = SAMPLE[n % len(SAMPLE)], SAMPLE[(n * 7 + 3) % len(SAMPLE)]
+        out.append(Paper(f"2612.{n:05d}", f"{a.title} meets {b.title}",
+                         f"{a.summary[: len(a.summary) // 2]} {b.summary[len(b.summary) // 2:]}"))
+    return out
+
+
+async def test_a_service_that_saw_the_corpus_grow_agrees_with_a_fresh_one(sessions, alice):
+    watching = RankingService(sessions)
+    batch = mixed_batch()
+    await watching.rank(alice, batch)  # fitted on the 70 papers
+    fits = []
+    for n, (start, count) in enumerate([(0, 150), (150, 30), (180, 10)]):
+        async with sessions.begin() as session:
+            await repo.insert_new_papers(session, variants(start, count),
+                                         NOW + timedelta(minutes=n + 1))
+        space = await watching.space()
+        fits.append((len(space), space.n_fit))
+    # 220 papers: refit on the first 200; 250: refit on 250; 260: the 10 new ones appended
+    assert fits == [(220, 200), (250, 250), (260, 250)]
+    fresh = RankingService(sessions)
+    assert await fresh.rank(alice, batch) == await watching.rank(alice, batch)
+    assert await fresh.more_like("2612.00185") == await watching.more_like("2612.00185")
+    assert (await fresh.space()).n_fit == 250

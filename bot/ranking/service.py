@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.ranking import ranker
 from bot.ranking.person_model import MIN_LIKES, PersonModel, TrainSettings, fingerprint, train
@@ -62,32 +62,42 @@ class RankingService:
 
     # --- the tf-idf space ------------------------------------------------------------
 
-    async def space(self) -> PaperSpace | None:
+    async def space(self, wait: bool = False) -> PaperSpace | None:
         """The space over every stored paper (None with no papers), brought up to date:
-        papers stored since are appended, and it is refitted when the corpus grew enough."""
+        papers stored since are appended, and it is refitted when the corpus grew enough.
+        While another task refits, callers get the previous space at once (papers newer
+        than it rank last, unscored) unless they `wait`."""
         async with self.sessions() as session:
             count, _latest = await repo.corpus_mark(session)
-            current = self._space
-            if current is not None and len(current) == count:
-                return current
-            async with self._space_lock:
-                if self._space is not None and len(self._space) == count:
-                    return self._space
-                self._space = await self._sync_space(session, self._space, count)
-                return self._space
+        current = self._space
+        if current is not None and (len(current) >= count
+                                    or (self._space_lock.locked() and not wait)):
+            return current
+        async with self._space_lock:
+            if self._space is None or len(self._space) < count:
+                self._space = await self._sync_space(self._space, count)
+            return self._space
 
-    async def _sync_space(self, session: AsyncSession, space: PaperSpace | None,
-                          count: int) -> PaperSpace | None:
+    async def _sync_space(self, space: PaperSpace | None, count: int) -> PaperSpace | None:
         if count == 0:
             return None
-        if space is not None and fit_size(count) == space.n_fit and count > len(space):
-            fresh = await _read_texts(session, space.cursor)
-            grown = await asyncio.to_thread(space.extend, fresh)
-            if len(grown) == count:
+        if space is not None and fit_size(count) == space.n_fit:
+            grown = await asyncio.to_thread(space.extend, await self._read_texts(space.cursor))
+            if len(grown) >= count:
                 return grown
             # a paper was committed out of (first_seen, id) order: rebuild from scratch
-        texts = await _read_texts(session, None)
+        texts = await self._read_texts(None)
         return await asyncio.to_thread(fit_space, texts) if texts else None
+
+    async def _read_texts(self, after: tuple[datetime, str] | None) -> list[PaperText]:
+        """Stored papers after `after` in (first_seen, id) order, read a chunk at a time (the
+        session is closed again before any CPU work starts)."""
+        texts: list[PaperText] = []
+        async with self.sessions() as session:
+            while chunk := await repo.paper_texts(session, after, _READ_CHUNK):
+                texts.extend(chunk)
+                after = (chunk[-1].first_seen, chunk[-1].id)
+        return texts
 
     async def refresh(self) -> None:
         """Bring the space up to date now (for a schedule: keeps refits off the first
@@ -249,6 +259,9 @@ class RankingService:
         archive), best first. stored False: no such paper in the database."""
         space = await self.space()
         row = space.row_of(paper_id) if space is not None else None
+        if row is None:  # stored while a refit runs? then wait for the new space
+            space = await self.space(wait=True)
+            row = space.row_of(paper_id) if space is not None else None
         if space is None or row is None:
             return Similar(paper_id, False)
         found = await asyncio.to_thread(more_like_row, space, row, k)
@@ -272,14 +285,3 @@ class RankingService:
 
 def _rows(space: PaperSpace, ids: Collection[str]) -> set[int]:
     return {r for pid in ids if (r := space.row_of(pid)) is not None}
-
-
-async def _read_texts(session: AsyncSession,
-                      after: tuple[datetime, str] | None) -> list[PaperText]:
-    texts: list[PaperText] = []
-    while True:
-        chunk = await repo.paper_texts(session, after, _READ_CHUNK)
-        if not chunk:
-            return texts
-        texts.extend(chunk)
-        after = (chunk[-1].first_seen, chunk[-1].id)
