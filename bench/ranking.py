@@ -236,10 +236,14 @@ def peak_rss_mb() -> float:
 
 
 class LoopWatch:
-    """A 10 ms heartbeat on the event loop: the longest it waited is the worst stall."""
+    """A 10 ms heartbeat on the event loop: the longest it waited is the worst stall. It
+    also records the longest garbage-collector pass meanwhile: a full pass stops every
+    thread, the event loop's too, whatever the worker thread does."""
 
     def __init__(self) -> None:
         self.worst = 0.0
+        self.worst_gc = 0.0
+        self._gc_start = 0.0
         self._task: asyncio.Task | None = None
 
     async def _beat(self) -> None:
@@ -248,13 +252,25 @@ class LoopWatch:
             await asyncio.sleep(0.01)
             self.worst = max(self.worst, time.perf_counter() - start - 0.01)
 
+    def _gc(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        else:
+            self.worst_gc = max(self.worst_gc, time.perf_counter() - self._gc_start)
+
     def __enter__(self) -> LoopWatch:
         self._task = asyncio.get_running_loop().create_task(self._beat())
+        gc.callbacks.append(self._gc)
         return self
 
     def __exit__(self, *_exc: object) -> None:
         assert self._task is not None
         self._task.cancel()
+        gc.callbacks.remove(self._gc)
+
+    def note(self) -> str:
+        return (f"loop stall max {self.worst * 1000:.0f} ms "
+                f"(longest GC pass {self.worst_gc * 1000:.0f} ms)")
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -322,7 +338,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             marks = await fb.feedback_of_many(session, everyone[:200])
         samples = []
         for person in everyone[:200]:
-            pairs = [(m.paper_id, m.value) for m in marks[person]]
+            pairs = list(marks[person])
             elapsed, _ = timed(lambda pairs=pairs, person=person:
                                person_model.train(space, person.key(), pairs))
             samples.append(elapsed)
@@ -331,7 +347,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         results["train_one_ms"] = median * 1000
         results["train_one_p95_ms"] = samples[int(len(samples) * 0.95) - 1] * 1000
         full = person_model.TrainSettings(negatives=len(space))  # arxiv-sanity: all papers
-        pairs = [(m.paper_id, m.value) for m in marks[everyone[0]]]
+        pairs = list(marks[everyone[0]])
         base_one, _ = timed(lambda: person_model.train(space, "x", pairs, full))
         row("train one person", f"{median * 1000:.1f} ms median, "
             f"{results['train_one_p95_ms']:.1f} p95, {samples[-1] * 1000:.1f} max",
@@ -344,8 +360,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         trained = [m for m in models.values() if m is not None]
         row("train all people", f"{train_all:.1f} s", f"{base_one * len(trained):,.0f} s "
             f"(x{len(trained):,})", base_one * len(trained) / train_all,
-            f"{len(trained):,} models, {sum(len(m.features) for m in trained):,} weights, "
-            f"loop stall max {watch.worst * 1000:.0f} ms")
+            f"{len(trained):,} models, {sum(len(m.features) for m in trained):,} weights; "
+            + watch.note())
 
         # the day's papers for everyone
         since = NOW - timedelta(days=1)
@@ -369,7 +385,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         row(f"score {len(day_rows):,} papers for all people", f"{score_s:.1f} s",
             f"{base_score:,.0f} s (Python loop on 20 people, x{len(trained) / 20:,.0f})",
             base_score / score_s,
-            f"loop stall max {watch.worst * 1000:.0f} ms; {len(hits):,} picks, "
+            f"{watch.note()}; {len(hits):,} picks, "
             f"{on_topic / max(1, len(hits)):.0%} in the person's topics")
 
         # more like this

@@ -67,8 +67,10 @@ async def test_marks_belong_to_one_person_and_never_mix(sessions):
         assert await fb.feedback_of(s, BOB) == []
         assert [m.paper_id for m in await fb.feedback_of(s, ALICE_ON_DISCORD)] == ["2611.00003"]
         many = await fb.feedback_of_many(s, [ALICE, BOB, ALICE_ON_DISCORD])
+        everyone = await fb.feedback_of_many(s)
     assert set(many) == {ALICE, ALICE_ON_DISCORD}
-    assert [(m.paper_id, m.value) for m in many[ALICE]] == [("2611.00001", LIKE)]
+    assert many[ALICE] == (("2611.00001", LIKE),)
+    assert everyone == many
 
 
 async def test_a_paper_that_is_not_stored_gets_no_mark(sessions):

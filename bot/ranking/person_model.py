@@ -19,6 +19,7 @@ Synchronous CPU work: callers run it in a worker thread.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 import zlib
 from collections.abc import Iterable
@@ -45,12 +46,11 @@ class TrainSettings:
     quantile: float = 0.9  # a score above 0: above this share of the archive
 
 
-Fingerprint = tuple[tuple[str, int], ...]
-
-
-def fingerprint(marks: Iterable[tuple[str, int]]) -> Fingerprint:
-    """What a model is built from: the person's (paper id, value) marks, sorted."""
-    return tuple(sorted(marks))
+def fingerprint(marks: Iterable[tuple[str, int]]) -> str:
+    """What a model is built from, in a few bytes: a digest of the person's sorted (paper id,
+    value) marks (a string, so 10,000 cached keys cost the garbage collector nothing)."""
+    text = "\n".join(f"{paper_id}\t{value}" for paper_id, value in sorted(marks))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,7 +61,7 @@ class PersonModel:
     features: np.ndarray  # int32, sorted feature indices
     weights: np.ndarray  # float32, same length
     intercept: float  # includes the calibration: -threshold
-    key: tuple[tuple[int, str], Fingerprint]
+    key: tuple[tuple[int, str], str]
 
     def dense(self, n_features: int) -> np.ndarray:
         w = np.zeros(n_features, dtype=np.float32)
@@ -108,10 +108,10 @@ def train(space: PaperSpace, person_key: str, marks: Iterable[tuple[str, int]],
           settings: TrainSettings = TrainSettings()) -> PersonModel | None:
     """The person's model from their (paper id, value) marks, or None with fewer than
     MIN_LIKES liked papers in the space."""
-    fp = fingerprint(marks)
-    liked = sorted({r for pid, v in fp if v == LIKE and (r := space.row_of(pid)) is not None})
-    disliked = sorted({r for pid, v in fp if v != LIKE and (r := space.row_of(pid)) is not None}
-                      - set(liked))
+    marks = sorted(marks)
+    liked = sorted({r for pid, v in marks if v == LIKE and (r := space.row_of(pid)) is not None})
+    disliked = sorted({r for pid, v in marks
+                       if v != LIKE and (r := space.row_of(pid)) is not None} - set(liked))
     if len(liked) < MIN_LIKES:
         return None
     marked = set(liked) | set(disliked)
@@ -132,7 +132,7 @@ def train(space: PaperSpace, person_key: str, marks: Iterable[tuple[str, int]],
         features = np.sort(features[np.argpartition(-np.abs(coef[features]),
                                                     settings.keep - 1)[:settings.keep]])
     model = PersonModel(features.astype(np.int32), coef[features].astype(np.float32),
-                        float(clf.intercept_[0]), (space.fit_key, fp))
+                        float(clf.intercept_[0]), (space.fit_key, fingerprint(marks)))
     reference = _sample(space, person_key, marked, settings.reference, "reference")
     if not len(reference):
         return model

@@ -28,7 +28,6 @@ from bot.ranking.types import (
     ForYou,
     PaperText,
     Person,
-    PersonMark,
     Ranking,
     Similar,
     SimilarPaper,
@@ -145,13 +144,14 @@ class RankingService:
 
     async def _models_of(self, people: Collection[Person] | None, chunk: int = 100
                          ) -> tuple[PaperSpace | None, dict[Person, PersonModel | None],
-                                    dict[Person, list[tuple[str, int]]]]:
+                                    Mapping[Person, Sequence[tuple[str, int]]]]:
         space = await self.space()
-        rows = await self._marks_of(people)
+        async with self.sessions() as session:
+            marks = await repo.feedback_of_many(session, people)
         if space is None:
             return None, {}, {}
         # fingerprints and cache look-ups of 10,000 people: in the thread as well
-        marks, out, stale = await asyncio.to_thread(self._plan, space, rows)
+        out, stale = await asyncio.to_thread(self._plan, space, marks)
         for start in range(0, len(stale), chunk):
             group = stale[start:start + chunk]
             models = await asyncio.to_thread(self._train_group, space, group)
@@ -162,12 +162,11 @@ class RankingService:
             out.setdefault(person, None)
         return space, out, marks
 
-    def _plan(self, space: PaperSpace, rows: Mapping[Person, list[PersonMark]]
-              ) -> tuple[dict[Person, list[tuple[str, int]]], dict[Person, PersonModel | None],
-                         list[tuple[Person, tuple, list[tuple[str, int]]]]]:
-        marks = {person: [(m.paper_id, m.value) for m in got] for person, got in rows.items()}
+    def _plan(self, space: PaperSpace, marks: Mapping[Person, Sequence[tuple[str, int]]]
+              ) -> tuple[dict[Person, PersonModel | None],
+                         list[tuple[Person, tuple, Sequence[tuple[str, int]]]]]:
         out: dict[Person, PersonModel | None] = {}
-        stale: list[tuple[Person, tuple, list[tuple[str, int]]]] = []
+        stale: list[tuple[Person, tuple, Sequence[tuple[str, int]]]] = []
         for person, pairs in marks.items():
             key = (space.fit_key, fingerprint(pairs))
             cached = self._models.get(person)
@@ -175,27 +174,13 @@ class RankingService:
                 out[person] = cached[1]
             else:
                 stale.append((person, key, pairs))
-        return marks, out, stale
+        return out, stale
 
     def _train_group(self, space: PaperSpace,
-                     group: Sequence[tuple[Person, tuple, list[tuple[str, int]]]]
+                     group: Sequence[tuple[Person, tuple, Sequence[tuple[str, int]]]]
                      ) -> list[PersonModel | None]:
         return [train(space, person.key(), pairs, self.settings.train)
                 for person, _key, pairs in group]
-
-    async def _marks_of(self, people: Collection[Person] | None
-                        ) -> dict[Person, list[PersonMark]]:
-        async with self.sessions() as session:
-            if people is not None:
-                return await repo.feedback_of_many(session, people)
-            out: dict[Person, list[PersonMark]] = {}
-            after = 0
-            while True:
-                rows, after = await repo.feedback_chunk(session, after)
-                if not rows:
-                    return out
-                for row in rows:
-                    out.setdefault(row.person, []).append(row)
 
     # --- what the commands and the delivery call ---------------------------------------
 
