@@ -56,7 +56,7 @@ from adapters.discord_render import (
     group_embeds,
     measure,
 )
-from bot.commands import Commands, CommandSpec
+from bot.commands.handlers import Commands, CommandSpec
 from bot.config import DiscordConfig
 from bot.types import (
     Button,

@@ -28,7 +28,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord_render import MAX_CUSTOM_ID, button_label
-from bot.commands import CommandSpec
+from bot.commands.handlers import CommandSpec
 
 BUTTON_PREFIX = "pw:"
 MAX_CHOICES = 25

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.render import fit
+from bot.delivery.render import fit
 from bot.types import Line, RichText, Span
 
 MAX_TITLE = 256

@@ -64,9 +64,9 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.commands import Commands, CommandSpec, split_command
+from bot.commands.handlers import Commands, CommandSpec, split_command
 from bot.config import TelegramConfig
-from bot.render import fit
+from bot.delivery.render import fit
 from bot.types import (
     Button,
     ChatMoved,

@@ -35,10 +35,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bot.matching import WatchIndex
-from bot.query import Query, QueryError, parse
-from bot.text import normalize_words
 from bot.types import Paper
+from bot.watching.matching import WatchIndex
+from bot.watching.query import Query, QueryError, parse
+from bot.watching.text import normalize_words
 from tests.reference_matcher import reference_match
 
 DATA = Path(__file__).parent / "data"
@@ -309,7 +309,7 @@ def build(parsed: list[tuple[int, Query]]) -> tuple[WatchIndex, float, float]:
 
 
 def start_path(watches: list[tuple[int, str]]) -> float:
-    """What a bot start does with the rows it loaded (bot.watchset): parse and add one by
+    """What a bot start does with the rows it loaded (bot.watching.watchset): parse and add one by
     one, the collector running as usual. Database time is not included."""
     gc.collect()
     started = time.perf_counter()

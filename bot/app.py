@@ -19,20 +19,20 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from adapters.console import CONSOLE_BANNER, ConsoleAdapter
-from bot.commands import Commands
+from bot.commands.handlers import Commands
 from bot.config import Config
-from bot.delivery import DeliveryWorker
-from bot.health import HealthServer
-from bot.metrics import Metrics
-from bot.pacing import Pacers
-from bot.paper_file import load_papers
-from bot.pipeline import Pipeline
-from bot.render import plural
-from bot.scheduler import DailyPoster, TrendingFetch, stored_trending_fetch
+from bot.delivery.daily import DailyPoster, TrendingFetch, stored_trending_fetch
+from bot.delivery.outbox import DeliveryWorker
+from bot.delivery.pacing import Pacers
+from bot.delivery.render import plural
+from bot.ingest.pipeline import Pipeline
+from bot.ops.health import HealthServer
+from bot.ops.metrics import Metrics
 from bot.sources.hf_daily import fetch_trending
 from bot.sources.http import FetchError
+from bot.sources.paper_file import load_papers
 from bot.types import Paper, Sender
-from bot.watchset import WatchSet
+from bot.watching.watchset import WatchSet
 from storage import db
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ backfill.
 
 Run as `paperwatch SUBCOMMAND` (installed console script) or `python -m bot SUBCOMMAND`.
 A known failure (configuration, database, platform refusal, port in use) ends the command
-with one line on stderr and a non-zero exit (see bot/failures.py); every configured secret
+with one line on stderr and a non-zero exit (see bot/ops/failures.py); every configured secret
 is scrubbed from everything written to stdout and stderr, tracebacks included.
 """
 
@@ -26,9 +26,9 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.app import ROLES, App
 from bot.config import Config, ConfigError, load_config, require_tokens
-from bot.failures import FAILURE_EXIT, StartupError, one_line
-from bot.logs import configure_logging, install_scrubbing
-from bot.scheduler import queue_report
+from bot.delivery.daily import queue_report
+from bot.ops.failures import FAILURE_EXIT, StartupError, one_line
+from bot.ops.logs import configure_logging, install_scrubbing
 from bot.sources.backfill import SOURCES, BackfillError, backfill
 from storage import db
 

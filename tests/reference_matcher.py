@@ -1,12 +1,12 @@
 """A plain reference evaluator for watch queries: the query tree against token lists.
 
 Slow and obvious on purpose: no index, no caches, no symbol tables, every alignment of a
-phrase tried at every position. The engine (bot.matching.WatchIndex) must give the same
+phrase tried at every position. The engine (bot.watching.matching.WatchIndex) must give the same
 match sets and the same explanation terms; tests/test_matching_properties.py checks it
 on random queries and texts, and bench/matching.py times it as the naive baseline.
 
 The rules, as /help watch states them:
-- words are normalized (bot.text.normalize_words: NFKC, case-folded, accents removed);
+- words are normalized (bot.watching.text.normalize_words: NFKC, case-folded, accents removed);
 - a word matches itself, its plural and its singular (regular English suffixes, a few
   words excepted whose plural is another common word: it/its, new/news, us/uses);
 - a text word may be two query words written joined, and two adjacent text words may be
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from bot.query import And, Category, Node, Not, Or, Phrase, Query
-from bot.text import normalize_words
 from bot.types import Paper
+from bot.watching.query import And, Category, Node, Not, Or, Phrase, Query
+from bot.watching.text import normalize_words
 
 EXCEPTIONS = {"it", "us", "new", "ha", "hi", "wa", "thi", "thu", "ye", "do", "go", "no", "so",
               "to"}

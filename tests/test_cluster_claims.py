@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from bot.delivery import DeliveryWorker
+from bot.delivery.outbox import DeliveryWorker
 from bot.types import ChatRef, Incoming
 from storage import db
 from tests.helpers import ScriptedSender, paper_item, write_jsonl

@@ -7,7 +7,7 @@ import gc
 import pytest
 
 from bot.types import ChatRef, Incoming
-from bot.watchset import WatchSet
+from bot.watching.watchset import WatchSet
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from adapters.telegram_bot import MAX_CHARS as TELEGRAM_MAX
 from adapters.telegram_bot import measure as telegram_measure
 from bot.app import App
-from bot.render import trending_post
-from bot.scheduler import DailyPoster, queue_report, stored_trending_fetch
+from bot.delivery.daily import DailyPoster, queue_report, stored_trending_fetch
+from bot.delivery.render import trending_post
 from bot.types import ChatRef, Incoming, Paper, PermanentSendError, TransientSendError
 from storage import db, repo
 from storage.models import ChannelPost, Chat, DailyPost

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.render import AlertItem, alert_messages
+from bot.delivery.render import AlertItem, alert_messages
 from bot.types import ChatRef, Incoming, Paper, PermanentSendError
 from storage.models import Chat, Delivery
 from tests.helpers import ScriptedSender, paper_item, write_jsonl

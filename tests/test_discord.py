@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from adapters.discord_bot import DiscordAdapter
 from adapters.discord_errors import DMS_CLOSED
-from bot.commands import COMMANDS
+from bot.commands.handlers import COMMANDS
 from bot.config import DiscordConfig
-from bot.render import AlertItem, alert_messages
+from bot.delivery.render import AlertItem, alert_messages
 from bot.types import (
     ChatRef,
     OutMessage,

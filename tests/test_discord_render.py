@@ -23,7 +23,7 @@ from adapters.discord_render import (
     safe_url,
     utf16_len,
 )
-from bot.render import AlertItem, alert_messages
+from bot.delivery.render import AlertItem, alert_messages
 from bot.types import Paper, RichText, Span
 from tests.fakes.discord_api import check_message
 

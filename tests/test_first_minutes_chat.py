@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import App
 from bot.config import Config
-from bot.render import AlertItem, alert_body, why_text
+from bot.delivery.render import AlertItem, alert_body, why_text
 from bot.types import Paper
 from tests.helpers import paper_item, write_jsonl
 

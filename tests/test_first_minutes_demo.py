@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import sample_papers_path
-from bot.paper_file import load_papers
+from bot.sources.paper_file import load_papers
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.matching import WatchIndex, find_spans, match_query
-from bot.query import parse
 from bot.types import MatchHit, Paper
+from bot.watching.matching import WatchIndex, find_spans, match_query
+from bot.watching.query import parse
 from tests.reference_matcher import reference_match
 
 ABSTRACTS = Path(__file__).parent.parent / "bench" / "data" / "abstracts.jsonl"
@@ -300,7 +300,7 @@ def test_match_many_omits_papers_without_hits():
 
 
 def test_rejects_a_query_that_only_excludes():
-    from bot.query import Not, Phrase, Query
+    from bot.watching.query import Not, Phrase, Query
     index = WatchIndex()
     with pytest.raises(ValueError):
         index.add(1, Query("-x", Not(Phrase(("x",)))))

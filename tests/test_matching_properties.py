@@ -9,10 +9,10 @@ from dataclasses import replace
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.matching import WatchIndex, find_spans, match_query
-from bot.query import Phrase, Query, QueryError, iter_terms, parse
-from bot.text import normalize_words, word_spans
 from bot.types import Paper
+from bot.watching.matching import WatchIndex, find_spans, match_query
+from bot.watching.query import Phrase, Query, QueryError, iter_terms, parse
+from bot.watching.text import normalize_words, word_spans
 from tests.reference_matcher import reference_match
 
 # Words chosen to collide: plural pairs, compounds and their parts, look-alike prefixes,

@@ -10,7 +10,7 @@ import sys
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 
 
 def _samples(text: str) -> dict[tuple[str, tuple], float]:
@@ -44,7 +44,7 @@ def test_two_apps_count_apart_and_an_undeclared_name_is_refused():
 
 
 _CHILD = """
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 Metrics().inc("paperwatch_messages_sent_total", {n}, platform="discord")
 """
 
@@ -54,7 +54,7 @@ def test_multiprocess_mode_sums_the_counters_of_every_process(tmp_path):
     for n in (2, 3):
         subprocess.run([sys.executable, "-c", _CHILD.format(n=n)], env=env, check=True,
                        timeout=60)
-    reader = "from bot.metrics import Metrics; print(Metrics().render())"
+    reader = "from bot.ops.metrics import Metrics; print(Metrics().render())"
     text = subprocess.run([sys.executable, "-c", reader], env=env, check=True, timeout=60,
                           capture_output=True, text=True).stdout
     assert _samples(text)[("paperwatch_messages_sent_total", (("platform", "discord"),))] == 5

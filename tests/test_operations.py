@@ -9,9 +9,9 @@ import logging
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.health import HealthServer
-from bot.logs import JsonFormatter, KeyValueFormatter, ScrubSecrets
-from bot.metrics import Metrics
+from bot.ops.health import HealthServer
+from bot.ops.logs import JsonFormatter, KeyValueFormatter, ScrubSecrets
+from bot.ops.metrics import Metrics
 from storage import db, repo
 from tests.helpers import ScriptedSender, paper_item, write_jsonl
 

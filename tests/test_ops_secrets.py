@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from bot.logs import Scrubber, ScrubbingStream, configure_logging
+from bot.ops.logs import Scrubber, ScrubbingStream, configure_logging
 
 TOKEN = "123456:ABC-secret-token"
 PASSWORD = "p@ss/word%1"
@@ -71,7 +71,7 @@ def test_a_scrubbing_stream_passes_everything_else_through():
 
 
 def test_an_uncaught_exception_is_printed_without_the_secret():
-    code = ("from bot.logs import install_scrubbing\n"
+    code = ("from bot.ops.logs import install_scrubbing\n"
             f"install_scrubbing([{TOKEN!r}])\n"
             f"print('stdout has', {TOKEN!r})\n"
             f"raise RuntimeError('The token `{TOKEN}` was rejected')\n")

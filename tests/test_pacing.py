@@ -21,8 +21,8 @@ from sqlalchemy import insert, select
 
 from bot.app import App
 from bot.config import Config, PacingConfig, PlatformPacing
-from bot.delivery import BEAT_STALE_SECONDS, DeliveryWorker
-from bot.pacing import IN_FLIGHT, Pacer, window_of
+from bot.delivery.outbox import BEAT_STALE_SECONDS, DeliveryWorker
+from bot.delivery.pacing import IN_FLIGHT, Pacer, window_of
 from bot.types import ChatRef
 from storage.models import Chat, Delivery, PaperRow
 from tests.fakes.paced_platform import FloodRules, PacedTelegramAPI

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.paper_file import PaperFileError, load_papers
+from bot.sources.paper_file import PaperFileError, load_papers
 from tests.fakes.hf_api import HF_FIXTURE, fixture_items, hf_item
 
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -115,7 +115,7 @@ def test_a_file_that_cannot_be_read_raises(tmp_path, make):
 
 
 def test_a_file_over_the_size_cap_raises(tmp_path, monkeypatch):
-    monkeypatch.setattr("bot.paper_file.MAX_FILE_BYTES", 10)
+    monkeypatch.setattr("bot.sources.paper_file.MAX_FILE_BYTES", 10)
     with pytest.raises(PaperFileError, match="larger than"):
         load_papers(write(tmp_path / "big.json", "[" + " " * 20 + "]"))
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.query import (
+from bot.watching.query import (
     MAX_QUERY_CHARS,
     MAX_TERMS,
     And,

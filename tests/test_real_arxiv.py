@@ -32,11 +32,11 @@ import aiohttp
 import pytest
 
 from bot.config import ArxivSourceConfig, HttpConfig
-from bot.matching import matching_papers
-from bot.query import parse as parse_query
 from bot.sources.arxiv import ArxivExportClient, ArxivSource, parse_export, parse_listing
 from bot.sources.http import FetchError
 from bot.types import Paper
+from bot.watching.matching import matching_papers
+from bot.watching.query import parse as parse_query
 from storage import repo
 from tests.fakes.arxiv_api import FakeArxivAPI, export_entry, listing_entry, listing_feed
 

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 
 from bot.config import HFSourceConfig, HttpConfig
-from bot.paper_file import load_papers
 from bot.sources.hf_daily import HFDailySource
+from bot.sources.paper_file import load_papers
 from bot.types import Paper
 from tests.fakes.hf_api import FakeHFAPI
 from tests.helpers import no_sleep

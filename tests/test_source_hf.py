@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 
 from bot.config import HFSourceConfig, HttpConfig
-from bot.paper_file import ItemError
 from bot.sources.hf_daily import HFDailySource, fetch_day, fetch_trending, paper_from_item
 from bot.sources.http import Fetcher, FetchError
+from bot.sources.paper_file import ItemError
 from tests.fakes.hf_api import FakeHFAPI, fixture_items, hf_item
 from tests.helpers import no_sleep
 

@@ -23,7 +23,7 @@ from adapters.telegram_bot import (
     render_html,
     split_body,
 )
-from bot.commands import COMMANDS
+from bot.commands.handlers import COMMANDS
 from bot.config import TelegramConfig
 from bot.types import (
     Button,

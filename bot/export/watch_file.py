@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.query import Query, QueryError, canonical, parse
+from bot.watching.query import Query, QueryError, canonical, parse
 
 MAX_FILE_BYTES = 64_000
 MAX_WATCHES = 200

@@ -1,1 +1,1 @@
-"""Ingest: store new papers, match them against the watches, enqueue deliveries and follow-ups."""
+"""Ingest: store new papers, match them against the watches, enqueue deliveries."""

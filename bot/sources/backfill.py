@@ -19,7 +19,7 @@ from typing import TextIO
 import aiohttp
 
 from bot.config import SourcesConfig
-from bot.pipeline import Pipeline
+from bot.ingest.pipeline import Pipeline
 from bot.sources.arxiv import ArxivExportClient, ArxivSource
 from bot.sources.base import plural
 from bot.sources.hf_daily import fetch_day

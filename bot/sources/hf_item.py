@@ -1,6 +1,6 @@
 """One Hugging Face daily-papers item -> Paper: the only reader of that format.
 
-The poller (bot/sources/hf_daily.py) and `paperwatch ingest` (bot/paper_file.py) both call
+The poller (bot/sources/hf_daily.py) and `paperwatch ingest` (bot/sources/paper_file.py) both call
 `paper_from_hf_item`, so an item is read and refused the same way on either path. Every
 API shape seen from 2024-05 to 2026-08 is read (../shared/data/real/hf_daily_papers_*.json):
 

@@ -25,7 +25,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import SourcesConfig
-from bot.pipeline import IngestResult, Pipeline
+from bot.ingest.pipeline import IngestResult, Pipeline
 from bot.sources.arxiv import ArxivSource
 from bot.sources.base import FetchResult, Source
 from bot.sources.hf_daily import HFDailySource

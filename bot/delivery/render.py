@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bot.matching import find_spans
 from bot.types import Button, Line, OutMessage, Paper, RichText, Span
+from bot.watching.matching import find_spans
 
 Measure = Callable[[RichText], int]
 

@@ -21,7 +21,7 @@ plain dicts keyed by integers, in pure Python.
   same (bounded cache), and the cyclic garbage collector is paused while hits are made.
 
 Matching rules (the same in `match_query` and `find_spans`): words compare after
-normalization (bot.text); a word matches its singular and plural; a text word may be two
+normalization (bot.watching.text); a word matches its singular and plural; a text word may be two
 query words joined ("reranking" for "re ranking") and two adjacent text words may be one
 query word joined ("re ranking" or "re-ranking" for "reranking"); a trailing * word matches
 any word starting with it (or a joined pair of words).
@@ -34,9 +34,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from bot.query import And, Category, Node, Not, Phrase, Query, to_nnf
-from bot.text import normalize_words, related_forms, same_word, word_spans
 from bot.types import MatchHit, Paper
+from bot.watching.query import And, Category, Node, Not, Phrase, Query, to_nnf
+from bot.watching.text import normalize_words, related_forms, same_word, word_spans
 
 _TITLE, _ABSTRACT, _KEYWORDS = 1, 2, 4
 _FIELD_NAMES = ((_TITLE, "title"), (_ABSTRACT, "abstract"), (_KEYWORDS, "keywords"))

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.matching import matching_papers
-from bot.query import Query
 from bot.types import Paper
+from bot.watching.matching import matching_papers
+from bot.watching.query import Query
 from storage import repo
 
 PREVIEW_DAYS = 7

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot.text import normalize_words
+from bot.watching.text import normalize_words
 
 __all__ = [
     "MAX_QUERY_CHARS", "MAX_TERMS", "And", "Category", "Node", "Not", "Or", "Phrase", "Query",

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.matching import WatchIndex
-from bot.query import Query, QueryError, parse
+from bot.watching.matching import WatchIndex
+from bot.watching.query import Query, QueryError, parse
 from storage import repo
 
 log = logging.getLogger(__name__)

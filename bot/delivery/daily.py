@@ -26,10 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import DeliveryConfig
-from bot.matching import matching_papers
-from bot.pacing import Pacers
-from bot.query import QueryError, parse
-from bot.render import no_trending_note, trending_post
+from bot.delivery.pacing import Pacers
+from bot.delivery.render import no_trending_note, trending_post
 from bot.types import (
     ChatMoved,
     MessageRejected,
@@ -40,6 +38,8 @@ from bot.types import (
     Sender,
     SendError,
 )
+from bot.watching.matching import matching_papers
+from bot.watching.query import QueryError, parse
 from storage import repo
 from storage.models import ChannelPost, Chat, DailyPost
 

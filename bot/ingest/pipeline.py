@@ -20,10 +20,10 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from bot.sources.clean import clean_papers
 from bot.types import MatchHit, Paper
-from bot.watchset import WatchSet
+from bot.watching.watchset import WatchSet
 from storage import repo
 
 log = logging.getLogger(__name__)

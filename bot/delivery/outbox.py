@@ -39,10 +39,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import DeliveryConfig
-from bot.metrics import Metrics
-from bot.pacing import Pacers
-from bot.render import AlertItem, Batch, alert_messages, digest_heading
-from bot.scheduler import WEEKDAYS, in_quiet_hours, next_local_time, zone
+from bot.delivery.daily import WEEKDAYS, in_quiet_hours, next_local_time, zone
+from bot.delivery.pacing import Pacers
+from bot.delivery.render import AlertItem, Batch, alert_messages, digest_heading
+from bot.ops.metrics import Metrics
 from bot.types import (
     ChatMoved,
     ChatRef,

@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import DeliveryConfig, LimitsConfig
-from bot.delivery import describe_schedule, plan_delivery
-from bot.preview import PREVIEW_DAYS, RecentPapers, preview
-from bot.query import MAX_QUERY_CHARS, Query, QueryError, canonical, parse
-from bot.render import plural
-from bot.scheduler import WEEKDAYS, zone
+from bot.delivery.daily import WEEKDAYS, zone
+from bot.delivery.outbox import describe_schedule, plan_delivery
+from bot.delivery.render import plural
 from bot.types import ChatRef, Incoming, Reply, RichText, Span
-from bot.watchset import WatchSet
+from bot.watching.preview import PREVIEW_DAYS, RecentPapers, preview
+from bot.watching.query import MAX_QUERY_CHARS, Query, QueryError, canonical, parse
+from bot.watching.watchset import WatchSet
 from storage import repo
 from storage.models import Chat, Watch
 

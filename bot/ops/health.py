@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from storage import repo
 
 log = logging.getLogger(__name__)

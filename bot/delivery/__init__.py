@@ -1,0 +1,1 @@
+"""Getting papers to people: the outbox worker, pacing, rendering, daily posts."""

@@ -1,0 +1,1 @@
+"""Operations: logging, Prometheus metrics, the health endpoint."""

@@ -1,0 +1,1 @@
+"""Watches: the query language, the matching engine, the live watch set, previews."""
