@@ -1,0 +1,98 @@
+"""Watches: add, delete, list, what changed since a refresh, hit counts.
+
+None of these functions commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Chat,
+    Watch,
+)
+
+
+async def active_watches(session: AsyncSession, chat_id: int) -> list[Watch]:
+    rows = await session.scalars(
+        select(Watch).where(Watch.chat_id == chat_id, Watch.deleted_at.is_(None))
+        .order_by(Watch.id))
+    return list(rows)
+
+
+async def add_watch(session: AsyncSession, chat_id: int, query: str, now: datetime) -> Watch:
+    """Store a watch with the chat's next number (numbers are never reused in a chat)."""
+    highest = await session.scalar(select(func.max(Watch.number)).where(Watch.chat_id == chat_id))
+    watch = Watch(chat_id=chat_id, number=(highest or 0) + 1, query=query, created_at=now,
+                  hit_count=0)
+    session.add(watch)
+    await session.flush()
+    return watch
+
+
+async def delete_watch(session: AsyncSession, watch: Watch, now: datetime) -> None:
+    watch.deleted_at = now
+    await session.flush()
+
+
+async def get_watch(session: AsyncSession, watch_id: int) -> Watch | None:
+    return await session.get(Watch, watch_id)
+
+
+async def watches_changed(session: AsyncSession, after_id: int, deleted_since: datetime | None,
+                          created_since: datetime | None = None,
+                          ) -> tuple[list[tuple[int, str]], list[int]]:
+    """(id, query) of active watches with id > after_id or created since a time, and the ids
+    deleted since a time. Plain rows, not ORM objects: a bot start loads a million of them."""
+    recent = Watch.id > after_id
+    if created_since is not None:
+        recent = or_(recent, Watch.created_at >= created_since)
+    added = (await session.execute(
+        select(Watch.id, Watch.query).where(recent, Watch.deleted_at.is_(None))
+        .order_by(Watch.id))).all()
+    removed: list[int] = []
+    if deleted_since is not None:
+        removed = list(await session.scalars(
+            select(Watch.id).where(Watch.deleted_at >= deleted_since)))
+    return [(wid, text) for wid, text in added], removed
+
+
+async def active_watch_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, int]:
+    """Of these watch ids, the ones still active, mapped to their chat id."""
+    ids = list(ids)
+    out: dict[int, int] = {}
+    for start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
+        chunk = ids[start:start + 900]
+        rows = await session.execute(
+            select(Watch.id, Watch.chat_id)
+            .join(Chat, Chat.id == Watch.chat_id)
+            .where(Watch.id.in_(chunk), Watch.deleted_at.is_(None), Chat.state == "active"))
+        out.update({wid: cid for wid, cid in rows})
+    return out
+
+
+async def watch_queries(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = await session.execute(select(Watch.id, Watch.query).where(Watch.id.in_(ids)))
+    return {wid: q for wid, q in rows}
+
+
+async def watch_numbers(session: AsyncSession, ids: Iterable[int]) -> dict[int, int]:
+    """The number each watch shows its chat (/watches, /unwatch N), by watch id."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = await session.execute(select(Watch.id, Watch.number).where(Watch.id.in_(ids)))
+    return {wid: number for wid, number in rows}
+
+
+async def add_hits(session: AsyncSession, counts: dict[int, int]) -> None:
+    for watch_id, n in counts.items():
+        await session.execute(update(Watch).where(Watch.id == watch_id)
+                              .values(hit_count=Watch.hit_count + n))
