@@ -78,6 +78,7 @@ class Incoming:
     user_name: str = ""
     is_admin: bool = True
     reply_chat: ChatRef | None = None  # where the command was typed, when not `chat`
+    attachment: Attachment | None = None  # a file sent with the command (/import)
 
 
 # --- neutral rich text ----------------------------------------------------------------
@@ -140,6 +141,18 @@ class RichText:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A small file sent with a reply (BibTeX, a watch list) or received with a command.
+
+    Adapters send it as a Telegram document or a Discord attachment; the console writes it
+    to a file and says where."""
+
+    filename: str
+    data: bytes
+    mime_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
 class Button:
     """An inline button. `command` is the command line it runs when pressed."""
 
@@ -155,6 +168,7 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     ephemeral: bool = False
     ok: bool = True  # False for refusals and errors (adapters may style them)
+    attachments: tuple[Attachment, ...] = ()
 
     @staticmethod
     def text(*lines: str | Span | Line, ok: bool = True, ephemeral: bool = False) -> Reply:
@@ -168,6 +182,7 @@ class OutMessage:
     body: RichText
     buttons: tuple[Button, ...] = ()
     title: str | None = None  # a heading adapters may render specially (embed title)
+    image_url: str | None = None  # a picture platforms that show images put with it
 
 
 # --- matching --------------------------------------------------------------------------

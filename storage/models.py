@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -80,6 +81,8 @@ class Chat(Base):
     hold_until: Mapped[datetime | None] = mapped_column(default=None)
     # when the last messages (at most the hourly cap) went to this chat, ISO UTC strings
     recent_sends: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    followups: Mapped[str] = mapped_column(String(64), default="code,trending,revised",
+                                           server_default="code,trending,revised")
 
 
 class Watch(Base):
@@ -119,6 +122,9 @@ class PaperRow(Base):
     github_stars: Mapped[int | None] = mapped_column(Integer, default=None)
     ai_summary: Mapped[str] = mapped_column(Text, default="", server_default="")
     organization: Mapped[str | None] = mapped_column(Text, default=None)
+    # True from storing until every delivery the paper causes is written (crash-safe fan-out)
+    fanout_pending: Mapped[bool] = mapped_column(default=False, server_default=false(),
+                                                 index=True)
     source: Mapped[str] = mapped_column(String(16))
     first_seen: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
@@ -129,7 +135,7 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("chat_id", "paper_id"),
+        UniqueConstraint("chat_id", "paper_id", "kind", name="uq_deliveries_chat_paper_kind"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
         # per-chat lookups of due rows when claiming (without it each chat scans the queue)
         Index("ix_deliveries_chat_due", "chat_id", "state", "next_attempt_at"),
@@ -141,6 +147,8 @@ class Delivery(Base):
     paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
     watch_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     why: Mapped[list[list[str]]] = mapped_column(JSON, default=list)  # [[field, phrase], ...]
+    # "alert" (a watch matched) or a follow-up kind: "code", "trending", "revised"
+    kind: Mapped[str] = mapped_column(String(16), default="alert", server_default="alert")
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]

@@ -27,7 +27,7 @@ async def enqueue_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any
         chunk = rows[start:start + 500]
         result = await session.execute(
             upsert_insert(session, Delivery).values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["chat_id", "paper_id"])
+            .on_conflict_do_nothing(index_elements=["chat_id", "paper_id", "kind"])
             .returning(Delivery.id))
         inserted += len(result.all())
     return inserted

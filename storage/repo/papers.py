@@ -46,7 +46,7 @@ def new_paper_row(paper: Paper, now: datetime) -> PaperRow:
                     project_url=paper.project_url, thumbnail_url=paper.thumbnail_url,
                     github_stars=paper.github_stars, ai_summary=paper.ai_summary,
                     organization=paper.organization,
-                    source=paper.source, first_seen=now, updated_at=now)
+                    source=paper.source, first_seen=now, updated_at=now, fanout_pending=False)
 
 
 def refresh_paper_row(row: PaperRow, paper: Paper, now: datetime) -> bool:
