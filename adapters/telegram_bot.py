@@ -3,7 +3,9 @@
 Runs inside the bot's one event loop (`await adapter.start()` ... `await adapter.stop()`:
 `async with application` + `application.start()` + `updater.start_polling()` or
 `start_webhook()`, never `run_polling()`). At start it publishes the core command registry
-with setMyCommands, so the menu always matches what the bot understands.
+with setMyCommands, so the menu always matches what the bot understands. Updates are
+handled concurrently (`telegram.concurrent_updates` at once), each chat's in arrival order
+(`adapters.telegram_updates.PerChatOrder`), so one slow command keeps no one else waiting.
 
 Who is who: a private chat is one person; in a group or supergroup the commands manage the
 group's watches and only its admins (getChatMember: creator or administrator, or an
@@ -12,21 +14,23 @@ and commands posted in the channel configure that channel. Inline buttons carry 
 line ("/unwatch #3") as callback_data; pressing one runs it in the button's chat and the
 answer comes back through answerCallbackQuery.
 
+Files: a reply's attachments follow its text as documents (sendDocument); a document sent
+with the caption /import (at most 64 KB) is downloaded (getFile) and handed to the command.
+
 The bot's own membership updates (`my_chat_member`: blocked or unblocked by a person,
 removed from or added to a group) switch the chat off or on in the core at once.
 
-Everything is sent in HTML parse mode with every outside string escaped (`render_html`).
-send() maps Telegram's refusals onto the core's send errors; it never retries by itself
-except once as plain text when Telegram cannot parse the HTML.
+Everything is sent in HTML parse mode with every outside string escaped
+(`adapters.telegram_render`); an alert's image is its link preview, shown above the text.
+send() maps Telegram's refusals onto the core's send errors (`adapters.telegram_errors`);
+it never retries by itself except once as plain text when Telegram cannot parse the HTML.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 import secrets
-import warnings
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
@@ -35,8 +39,7 @@ from telegram import (
     BotCommand,
     Chat,
     ChatMember,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
     Message,
     ReplyParameters,
@@ -44,15 +47,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ParseMode
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -62,145 +57,50 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBDeprecationWarning
 
+from adapters.telegram_errors import is_parse_error, to_send_error
+from adapters.telegram_render import (
+    MAX_CHARS,
+    keyboard,
+    measure,
+    render_html,
+    render_plain,
+    split_body,
+)
+from adapters.telegram_updates import PerChatOrder
+from adapters.text import short
 from bot.commands.handlers import Commands, CommandSpec, split_command
 from bot.config import TelegramConfig
-from bot.delivery.render import fit
 from bot.types import (
+    Attachment,
     Button,
-    ChatMoved,
     ChatRef,
     Incoming,
-    MessageRejected,
     OutMessage,
     PermanentSendError,
-    RateLimited,
     Reply,
     RichText,
     SendError,
-    Span,
     TransientSendError,
 )
 
+__all__ = ["MAX_CHARS", "TelegramAdapter", "chat_ref", "keyboard", "measure", "render_html",
+           "split_body"]
+
 log = logging.getLogger(__name__)
 
-MAX_CHARS = 4096  # per message, after entity parsing
 MAX_ANSWER_CHARS = 200  # answerCallbackQuery text
-MAX_CALLBACK_BYTES = 64  # callback_data
+MAX_IMPORT_BYTES = 64 * 1024  # a watch list is a few KB; anything bigger is not one
 ALLOWED_UPDATES = ("message", "channel_post", "callback_query", "my_chat_member")
 # the bot's own membership: blocked/unblocked by a person, removed from/added to a group
 PRESENT_STATUSES = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 ADMIN_STATUSES = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
-LINK_SCHEMES = ("http://", "https://", "tg://")
 SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+IMPORT = re.compile(r"^/import(@\w+)?(\s|$)", re.IGNORECASE)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-# BadRequest descriptions that mean "this chat will not take messages from us", not "this
-# message is wrong" (the bot lost its rights in a channel, the chat was deleted ...).
-_CHAT_GONE = ("chat not found", "not enough rights", "have no rights", "need administrator",
-              "chat_write_forbidden", "bot is not a member", "user is deactivated",
-              "peer_id_invalid", "group chat was deactivated", "chat_restricted",
-              "chat was deleted", "bot was kicked")
-_PARSE_ERROR = "can't parse entities"
-
-
-# --- rendering -------------------------------------------------------------------------
-
-
-def _span_html(span: Span) -> str:
-    text = html.escape(span.text)
-    if span.code:
-        text = f"<code>{text}</code>"
-    if span.italic:
-        text = f"<i>{text}</i>"
-    if span.bold:
-        text = f"<b>{text}</b>"
-    return text
-
-
-def _merged(spans: tuple[Span, ...]) -> list[Span]:
-    """Neighbouring spans with the same style as one (one <b> instead of two in a row)."""
-    out: list[Span] = []
-    for span in spans:
-        last = out[-1] if out else None
-        if last and (last.bold, last.italic, last.code) == (span.bold, span.italic, span.code):
-            out[-1] = Span(last.text + span.text, span.bold, span.italic, span.code, span.link)
-        else:
-            out.append(span)
-    return out
-
-
-def _safe_link(link: str | None) -> str | None:
-    """Only web links (and tg://) become anchors; anything else stays plain text."""
-    if link and link.strip().lower().startswith(LINK_SCHEMES):
-        return link.strip()
-    return None
-
-
-def render_html(text: RichText) -> str:
-    """Rich text as Telegram HTML: every string escaped, a run of spans sharing one link
-    wrapped in one <a>."""
-    out_lines = []
-    for line in text.lines:
-        parts: list[str] = []
-        index = 0
-        while index < len(line):
-            link = _safe_link(line[index].link)
-            end = index + 1
-            while end < len(line) and _safe_link(line[end].link) == link:
-                end += 1
-            inner = "".join(_span_html(span) for span in _merged(line[index:end]))
-            parts.append(f'<a href="{html.escape(link)}">{inner}</a>' if link else inner)
-            index = end
-        out_lines.append("".join(parts))
-    return "\n".join(out_lines)
-
-
-def render_plain(text: RichText) -> str:
-    """The fallback when Telegram cannot parse our HTML: plain text, links after their text."""
-    return text.plain_with_links(" ({})", keep=_safe_link)
-
-
-def utf16_len(text: str) -> int:
-    """Telegram counts message length in UTF-16 code units (an emoji may count two)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def measure(text: RichText) -> int:
-    """Length of the HTML we would send: escaping and tags included, in UTF-16 units. It
-    is never less than what Telegram counts (the text after parsing), so it is a safe bound."""
-    return utf16_len(render_html(text))
-
-
-def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
-    """One row of inline buttons; a button whose command exceeds 64 bytes is left out."""
-    row = []
-    for button in buttons:
-        if len(button.command.encode()) > MAX_CALLBACK_BYTES:
-            log.warning("button %r left out: its command is over %d bytes", button.label,
-                        MAX_CALLBACK_BYTES)
-            continue
-        row.append(InlineKeyboardButton(button.label[:64], callback_data=button.command))
-    return InlineKeyboardMarkup([row]) if row else None
-
-
-def split_body(body: RichText, limit: int = MAX_CHARS) -> list[RichText]:
-    """Cut a long reply into messages of whole lines, each within `limit` once rendered."""
-    chunks: list[RichText] = []
-    current: list[tuple[Span, ...]] = []
-    for line in body.lines:
-        candidate = RichText(tuple(current) + (line,))
-        if current and measure(candidate) > limit:
-            chunks.append(RichText(tuple(current)))
-            current = []
-        single = RichText((line,))
-        if measure(single) > limit:
-            single = fit(single, limit, measure)
-        current.extend(single.lines)
-    if current or not chunks:
-        chunks.append(RichText(tuple(current)))
-    return [fit(chunk, limit, measure) for chunk in chunks]
+TOO_BIG = (f"That file is over {MAX_IMPORT_BYTES // 1024} KB; a watch list is one query a "
+           "line and much smaller. Nothing was imported.")
+NOT_DOWNLOADED = "I couldn't download that file from Telegram. Nothing was imported; try again."
 
 
 def chat_ref(chat: Chat) -> ChatRef:
@@ -214,40 +114,12 @@ def chat_ref(chat: Chat) -> ChatRef:
     return ChatRef("telegram", str(chat.id), kind)
 
 
-def _retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the type changes to timedelta
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def to_send_error(exc: TelegramError) -> SendError:
-    """Map a Telegram failure onto the core's send outcomes."""
-    if isinstance(exc, RetryAfter):
-        # Telegram does not say whether a 429 is about this chat or the whole bot; treat it
-        # as global (as PTB's own rate limiter does): flooding on regardless gets the bot
-        # longer bans.
-        return RateLimited(_retry_seconds(exc), scope="global", reason=f"telegram: {exc}")
-    if isinstance(exc, ChatMigrated):
-        return ChatMoved(str(exc.new_chat_id))
-    if isinstance(exc, Forbidden):
-        return PermanentSendError(f"telegram: {exc.message}")
-    if isinstance(exc, BadRequest):
-        if any(marker in exc.message.lower() for marker in _CHAT_GONE):
-            return PermanentSendError(f"telegram: {exc.message}")
-        return MessageRejected(f"telegram refused the message: {exc.message}")
-    if isinstance(exc, InvalidToken):
-        return TransientSendError(f"telegram: invalid token ({exc.message})")
-    if isinstance(exc, TimedOut):
-        return TransientSendError(f"telegram: timed out ({exc.message})")
-    return TransientSendError(f"telegram: {exc.__class__.__name__}: {exc.message}")
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-# --- the adapter -----------------------------------------------------------------------
+def preview_options(image_url: str | None) -> LinkPreviewOptions:
+    """The picture of an alert as a large link preview above its text; else no preview
+    (the links in an alert would otherwise preview whichever comes first)."""
+    if not image_url or not image_url.startswith(("http://", "https://")):
+        return NO_PREVIEW
+    return LinkPreviewOptions(url=image_url, show_above_text=True, prefer_large_media=True)
 
 
 class TelegramAdapter:
@@ -295,6 +167,7 @@ class TelegramAdapter:
             .connect_timeout(self.request_timeout).read_timeout(self.request_timeout)
             .write_timeout(self.request_timeout).pool_timeout(self.request_timeout)
             .get_updates_read_timeout(self.request_timeout)
+            .concurrent_updates(PerChatOrder(self.config.concurrent_updates))
             .build())
         names = list(self.specs)
         where = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
@@ -304,6 +177,9 @@ class TelegramAdapter:
         application.add_handler(MessageHandler(
             filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT,
             self._on_command))
+        application.add_handler(MessageHandler(
+            filters.UpdateType.MESSAGE & filters.Document.ALL & filters.CaptionRegex(IMPORT),
+            self._on_document))
         application.add_handler(CallbackQueryHandler(self._on_button))
         application.add_handler(ChatMemberHandler(self._on_membership,
                                                   ChatMemberHandler.MY_CHAT_MEMBER))
@@ -371,7 +247,7 @@ class TelegramAdapter:
 
     async def _publish_commands(self) -> None:
         assert self.application is not None
-        menu = [BotCommand(spec.name, _short(spec.summary, 256))
+        menu = [BotCommand(spec.name, short(spec.summary, 256))
                 for spec in self.specs.values()]
         await self.application.bot.set_my_commands(menu)
 
@@ -396,29 +272,30 @@ class TelegramAdapter:
             raise PermanentSendError(f"not a Telegram chat id: {chat.external_id[:40]!r}") from None
         # Every subscriber of a channel would see buttons only its admins may use.
         buttons = () if chat.kind == "channel" else message.buttons
-        await self._send_body(chat_id, message.body, buttons)
+        await self._send_body(chat_id, message.body, buttons, image_url=message.image_url)
 
     async def _send_body(self, chat_id: int, body: RichText, buttons: tuple[Button, ...] = (),
-                         reply_to: int | None = None) -> Message:
-        """sendMessage in HTML; once more as plain text if Telegram cannot parse the HTML."""
+                         reply_to: int | None = None, image_url: str | None = None) -> Message:
+        """sendMessage in HTML; once more as plain text if Telegram cannot parse the HTML.
+        An image is shown as the link preview above the text (no preview otherwise)."""
         assert self.application is not None
         bot = self.application.bot
         common: dict[str, Any] = {
-            "reply_markup": keyboard(buttons), "link_preview_options": NO_PREVIEW,
+            "reply_markup": keyboard(buttons), "link_preview_options": preview_options(image_url),
             "reply_parameters": (ReplyParameters(reply_to, allow_sending_without_reply=True)
                                  if reply_to is not None else None)}
         try:
             return await bot.send_message(chat_id, render_html(body), parse_mode=ParseMode.HTML,
                                           **common)
         except BadRequest as exc:
-            if _PARSE_ERROR not in exc.message.lower():
+            if not is_parse_error(exc):
                 raise to_send_error(exc) from exc
             log.warning("telegram: chat %s refused our HTML (%s); sending plain text",
                         chat_id, exc.message)
         except TelegramError as exc:
             raise to_send_error(exc) from exc
         try:
-            return await bot.send_message(chat_id, _short(render_plain(body), MAX_CHARS),
+            return await bot.send_message(chat_id, short(render_plain(body), MAX_CHARS),
                                           **common)
         except TelegramError as exc:
             raise to_send_error(exc) from exc
@@ -443,18 +320,48 @@ class TelegramAdapter:
         member = await chat.get_member(user.id)
         return member.status in ADMIN_STATUSES
 
-    def _incoming(self, chat: Chat, user: User | None, text: str, is_admin: bool) -> Incoming:
+    def _incoming(self, chat: Chat, user: User | None, text: str, is_admin: bool,
+                  attachment: Attachment | None = None) -> Incoming:
         name = (user.full_name if user else chat.title) or ""
         return Incoming(chat=chat_ref(chat), text=text, user_id=str(user.id) if user else "",
-                        user_name=name, is_admin=is_admin)
+                        user_name=name, is_admin=is_admin, attachment=attachment)
 
     async def _on_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None or message.text is None:
             return
+        await self._run(message, message.text)
+
+    async def _on_document(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A document whose caption is /import: the command with the file attached."""
+        message = update.effective_message
+        if message is None or message.document is None or message.caption is None:
+            return
+        document = message.document
+        if (document.file_size or 0) > MAX_IMPORT_BYTES:
+            await self._reply(message, Reply.text(TOO_BIG, ok=False))
+            return
+        try:
+            file = await document.get_file()
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("telegram: downloading a file in chat %s failed: %s",
+                        message.chat.id, exc)
+            await self._reply(message, Reply.text(NOT_DOWNLOADED, ok=False))
+            return
+        if len(data) > MAX_IMPORT_BYTES:
+            await self._reply(message, Reply.text(TOO_BIG, ok=False))
+            return
+        attachment = Attachment(document.file_name or "file.txt", data,
+                                document.mime_type or "application/octet-stream")
+        await self._run(message, message.caption, attachment)
+
+    async def _run(self, message: Message, text: str,
+                   attachment: Attachment | None = None) -> None:
+        """Check who may configure the chat, run the command line, answer where it was typed."""
         try:
             is_admin = await self._may_configure(message.chat, message.from_user,
-                                                 message.sender_chat, message.text)
+                                                 message.sender_chat, text)
         except TelegramError as exc:
             log.warning("telegram: admin check in chat %s failed: %s", message.chat.id, exc)
             await self._reply(message, Reply.text(
@@ -462,7 +369,7 @@ class TelegramAdapter:
                 "Nothing was changed; please try again.", ok=False))
             return
         reply = await self.commands.dispatch(
-            self._incoming(message.chat, message.from_user, message.text, is_admin))
+            self._incoming(message.chat, message.from_user, text, is_admin, attachment))
         await self._reply(message, reply)
 
     async def _reply(self, message: Message, reply: Reply) -> None:
@@ -477,6 +384,24 @@ class TelegramAdapter:
             except SendError as exc:
                 log.warning("telegram: reply to chat %s not sent: %s", chat.id, exc.reason)
                 return
+        for attachment in reply.attachments:
+            try:
+                await self._send_document(chat.id, attachment, reply_to)
+            except SendError as exc:
+                log.warning("telegram: file to chat %s not sent: %s", chat.id, exc.reason)
+                return
+
+    async def _send_document(self, chat_id: int, attachment: Attachment,
+                             reply_to: int | None = None) -> Message:
+        assert self.application is not None
+        upload = InputFile(attachment.data, filename=attachment.filename, attach=True)
+        try:
+            return await self.application.bot.send_document(
+                chat_id, upload, reply_parameters=(
+                    ReplyParameters(reply_to, allow_sending_without_reply=True)
+                    if reply_to is not None else None))
+        except TelegramError as exc:
+            raise to_send_error(exc) from exc
 
     async def _on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -514,6 +439,6 @@ class TelegramAdapter:
 
     async def _answer(self, query: Any, text: str, alert: bool = False) -> None:
         try:
-            await query.answer(_short(text, MAX_ANSWER_CHARS), show_alert=alert)
+            await query.answer(short(text, MAX_ANSWER_CHARS), show_alert=alert)
         except TelegramError as exc:  # a query older than ~15 minutes can't be answered
             log.warning("telegram: answerCallbackQuery failed: %s", exc)

@@ -11,12 +11,19 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 ENV_DATABASE_URL = "PAPERWATCH_DATABASE_URL"
 ENV_TELEGRAM_TOKEN = "PAPERWATCH_TELEGRAM_TOKEN"
 ENV_TELEGRAM_WEBHOOK_SECRET = "PAPERWATCH_TELEGRAM_WEBHOOK_SECRET"
 ENV_DISCORD_TOKEN = "PAPERWATCH_DISCORD_TOKEN"
+
+
+Role = Literal["all", "gateway", "worker", "scheduler"]
+ROLES: tuple[str, ...] = get_args(Role)  # `paperwatch run --role`: what one process does
+TelegramMode = Literal["polling", "webhook"]
+LogFormat = Literal["text", "json"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
 class ConfigError(ValueError):
@@ -33,13 +40,14 @@ class DatabaseConfig:
 class TelegramConfig:
     enabled: bool = False
     api_base_url: str = "https://api.telegram.org/bot"
-    mode: str = "polling"  # or "webhook"
+    mode: TelegramMode = "polling"
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
     webhook_path: str = "/telegram"
     webhook_url: str = ""  # the public URL Telegram posts to (webhook mode)
     token: str = ""  # from PAPERWATCH_TELEGRAM_TOKEN only
     webhook_secret: str = ""  # from PAPERWATCH_TELEGRAM_WEBHOOK_SECRET only
+    concurrent_updates: int = 32  # updates handled at once (each chat's still in order)
 
 
 @dataclass(frozen=True)
@@ -138,13 +146,13 @@ class HttpServerConfig:
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    format: str = "text"  # "text" (key=value) or "json"
-    level: str = "INFO"
+    format: LogFormat = "text"  # key=value lines or JSON
+    level: LogLevel = "INFO"
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    role: str = "all"  # all | gateway | worker | scheduler (`paperwatch run --role`)
+    role: Role = "all"
 
 
 @dataclass(frozen=True)
@@ -161,17 +169,16 @@ class Config:
 
 
 _ENV_ONLY = {"token", "webhook_secret"}
-_CHOICES = {
-    "telegram.mode": ("polling", "webhook"),
-    "logging.format": ("text", "json"),
-    "run.role": ("all", "gateway", "worker", "scheduler"),
-    "logging.level": ("DEBUG", "INFO", "WARNING", "ERROR"),
-}
 
 
 def _convert(key: str, value: Any, hint: Any) -> Any:
     """Check one value against its annotated type; raise ConfigError naming the key."""
-    origin = getattr(hint, "__origin__", None)
+    origin = get_origin(hint)
+    if origin is Literal:
+        choices = get_args(hint)
+        if value not in choices:
+            raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
+        return value
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, got {value!r}")
@@ -222,10 +229,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
             continue
         if f.name in _ENV_ONLY:
             raise ConfigError(f"{key}: secrets are read from the environment, not the file")
-        value = _convert(key, raw, hint)
-        if key in _CHOICES and value not in _CHOICES[key]:
-            raise ConfigError(f"{key}: expected one of {', '.join(_CHOICES[key])}, got {value!r}")
-        values[f.name] = value
+        values[f.name] = _convert(key, raw, hint)
     return cls(**values)
 
 
@@ -242,6 +246,9 @@ def _validate(cfg: Config) -> None:
                           ("sources.arxiv.poll_seconds", cfg.sources.arxiv.poll_seconds)):
         if seconds < 10:
             raise ConfigError(f"{name}: must be at least 10 seconds, got {seconds}")
+    if cfg.telegram.concurrent_updates < 1:
+        raise ConfigError("telegram.concurrent_updates: must be at least 1, got "
+                          f"{cfg.telegram.concurrent_updates}")
     if cfg.telegram.mode == "webhook" and cfg.telegram.enabled and not cfg.telegram.webhook_url:
         raise ConfigError("telegram.webhook_url: required when telegram.mode is \"webhook\"")
     for name, port in (("http.port", cfg.http.port),

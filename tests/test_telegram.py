@@ -16,7 +16,6 @@ from sqlalchemy import select
 from telegram.error import InvalidToken
 
 from adapters.telegram_bot import (
-    MessageRejected,
     TelegramAdapter,
     keyboard,
     measure,
@@ -29,6 +28,7 @@ from bot.types import (
     Button,
     ChatMoved,
     ChatRef,
+    MessageRejected,
     OutMessage,
     PermanentSendError,
     RateLimited,

@@ -1,12 +1,15 @@
 """A fake Telegram Bot API on 127.0.0.1 for driving the real python-telegram-bot in tests.
 
 It speaks the subset paperwatch uses (getMe, setMyCommands, deleteWebhook, getUpdates long
-polling, setWebhook, sendMessage, answerCallbackQuery, getChatMember), records every call,
+polling, setWebhook, sendMessage, sendDocument, answerCallbackQuery, getChatMember, getFile
+and the file download URL), records every call,
 and checks what the bot sends the way Telegram does: HTML parse mode must use supported
 tags only, escape `<` and `&`, and stay within 4096 characters once parsed. Tests queue
 updates (`push_command`, `push_callback`, `push_channel_post`), set who is a group admin
 (`set_member`), script failures (`fail("sendMessage", chat_id, FakeError.forbidden())`),
-and wait for what the bot sent (`await fake.next_sent(chat_id)`).
+slow a method down (`delay("getChatMember", chat_id, 2.0)`), send the bot a document
+(`push_document`), and wait for what the bot sent (`await fake.next_sent(chat_id)`,
+`await fake.next_document(chat_id)`).
 
     async with FakeTelegramAPI() as fake:
         Application.builder().token(fake.token).base_url(fake.base_url) ...
@@ -172,6 +175,17 @@ class Sent:
                 for e in self.entities if e.type == "text_link"]
 
 
+@dataclass
+class SentDocument:
+    """One sendDocument the fake accepted: the uploaded file and its caption."""
+
+    chat_id: int
+    filename: str
+    data: bytes
+    caption: str
+    params: dict[str, Any]
+
+
 def user(user_id: int, first_name: str = "Ann", username: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
     if username:
@@ -207,6 +221,10 @@ class FakeTelegramAPI:
         self.failures: dict[tuple[str, int | None], list[FakeError]] = {}
         self.unknown_methods: list[str] = []
         self.raw_answers: dict[str, list[tuple[int, str]]] = {}  # method -> (status, body)
+        self.delays: dict[tuple[str, int | None], float] = {}  # (method, chat) -> seconds
+        self.documents: list[SentDocument] = []  # every sendDocument accepted, in order
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        self.downloads: list[str] = []  # file paths the bot downloaded
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -225,6 +243,7 @@ class FakeTelegramAPI:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)
@@ -253,6 +272,44 @@ class FakeTelegramAPI:
         """Answer the next calls of `method` with this status and body, not the Bot API's
         JSON (a proxy's error page, junk): how the bot copes with a broken server."""
         self.raw_answers.setdefault(method, []).extend([(status, body)] * times)
+
+    def delay(self, method: str, chat_id: int | None, seconds: float) -> None:
+        """Answer every later call of `method` (about `chat_id`, or any chat) after a pause."""
+        self.delays[(method, chat_id)] = seconds
+
+    def add_file(self, data: bytes) -> str:
+        """Store a file as if someone had uploaded it; returns its file_id."""
+        file_id = f"file{len(self.files) + 1}"
+        self.files[file_id] = (f"documents/{file_id}.txt", data)
+        return file_id
+
+    async def push_document(self, chat_obj: dict[str, Any], filename: str, data: bytes,
+                            caption: str = "", mime_type: str = "text/plain",
+                            sender: dict[str, Any] | None = None,
+                            file_size: int | None = None) -> int:
+        """A message carrying a document (with `caption`) sent to the bot. `file_size` is
+        what Telegram announces (default: the real size)."""
+        msg = self._message(chat_obj, "", sender or user(chat_obj["id"]))
+        del msg["text"]
+        file_id = self.add_file(data)
+        msg["document"] = {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                           "file_name": filename, "mime_type": mime_type,
+                           "file_size": len(data) if file_size is None else file_size}
+        if caption:
+            msg["caption"] = caption
+            if caption.startswith("/"):
+                head = caption.split(maxsplit=1)[0]
+                msg["caption_entities"] = [{"type": "bot_command", "offset": 0,
+                                            "length": len(head)}]
+        return await self.push_update({"message": msg})
+
+    async def next_document(self, chat_id: int, after: int = 0,
+                            timeout: float = 10.0) -> SentDocument:
+        """The first document sent to chat_id beyond the first `after` ones."""
+        def found() -> SentDocument | None:
+            mine = [d for d in self.documents if d.chat_id == chat_id]
+            return mine[after] if len(mine) > after else None
+        return await self.wait_for(found, timeout)
 
     def _message(self, chat_obj: dict[str, Any], text: str,
                  sender: dict[str, Any] | None) -> dict[str, Any]:
@@ -355,7 +412,19 @@ class FakeTelegramAPI:
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
             return dict(await request.json())
-        return dict(await request.post())
+        return dict(await request.post())  # multipart uploads keep their web.FileField
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        path = request.match_info["path"]
+        for file_path, data in self.files.values():
+            if file_path == path:
+                async with self._changed:
+                    self.downloads.append(path)
+                    self._changed.notify_all()
+                return web.Response(body=data, content_type="application/octet-stream")
+        return web.Response(status=404)
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -376,6 +445,9 @@ class FakeTelegramAPI:
             return web.json_response({"ok": False, "error_code": 404,
                                       "description": "Not Found: method not found"}, status=404)
         chat_id = int(params["chat_id"]) if "chat_id" in params else None
+        pause = self.delays.get((method, chat_id), self.delays.get((method, None), 0.0))
+        if pause:
+            await asyncio.sleep(pause)
         error = self._scripted_error(method, chat_id)
         if error is not None:
             if method == "sendMessage":
@@ -476,6 +548,38 @@ class FakeTelegramAPI:
                                                    else "supergroup")
         return {"message_id": message_id, "date": int(time.time()), "chat": chat_obj,
                 "text": plain, "from": self._me()}
+
+    async def _api_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        upload = params.get("document")
+        if isinstance(upload, str) and upload.startswith("attach://"):
+            upload = params.get(upload.removeprefix("attach://"))  # a named multipart part
+        if not isinstance(upload, web.FileField):
+            raise _Refused(FakeError.bad_request("there is no document in the request"))
+        data = upload.file.read()
+        if not data:
+            raise _Refused(FakeError.bad_request("file must be non-empty"))
+        chat_id = int(params["chat_id"])
+        caption = str(params.get("caption", ""))
+        document = SentDocument(chat_id, upload.filename, data, caption,
+                                {k: v for k, v in params.items()
+                                 if not isinstance(v, web.FileField)})
+        async with self._changed:
+            self.documents.append(document)
+            self._changed.notify_all()
+        file_id = self.add_file(data)
+        chat_obj = self.chats.get(chat_id) or chat(chat_id)
+        return {"message_id": next(self._message_ids), "date": int(time.time()),
+                "chat": chat_obj, "from": self._me(), "caption": caption,
+                "document": {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                             "file_name": upload.filename, "file_size": len(data)}}
+
+    async def _api_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            raise _Refused(FakeError.bad_request("invalid file_id"))
+        path, data = self.files[file_id]
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data),
+                "file_path": path}
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         async with self._changed:
