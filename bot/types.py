@@ -256,3 +256,45 @@ class Sender(Protocol):
     async def send(self, chat: ChatRef, message: OutMessage) -> None:
         """Send or raise a SendError subclass."""
         ...
+
+
+# --- chats and watches as storage.repo returns them (no ORM rows in the core) -----------
+
+FOLLOWUP_KINDS = ("code", "trending", "revised")  # what /followups KIND on|off names
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """One chat as the core sees it: where it is, whether alerts reach it, its settings."""
+
+    id: int
+    platform: str
+    external_id: str
+    kind: str = "user"
+    state: str = "active"  # active | blocked
+    state_reason: str | None = None
+    muted_until: datetime | None = None
+    mode: str = "instant"  # instant | daily | weekly
+    digest_time: str = "09:00"  # HH:MM local
+    digest_day: int = 0  # 0 = Monday
+    timezone: str = "UTC"
+    quiet_start: str | None = None  # HH:MM local
+    quiet_end: str | None = None
+    hold_until: datetime | None = None
+    recent_sends: tuple[str, ...] = ()  # ISO UTC times of the latest messages (hourly cap)
+    followups: tuple[str, ...] = FOLLOWUP_KINDS  # the follow-up kinds the chat wants
+
+    @property
+    def ref(self) -> ChatRef:
+        return ChatRef(self.platform, self.external_id, self.kind)
+
+
+@dataclass(frozen=True)
+class WatchInfo:
+    """One active watch of a chat: `number` is what the chat sees (#3), `id` is global."""
+
+    id: int
+    number: int
+    query: str
+    hit_count: int = 0
+    created_at: datetime | None = None

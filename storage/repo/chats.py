@@ -1,5 +1,8 @@
 """Chats: find or create one, its state (active/blocked/moved) and its settings.
 
+The core gets a chat as a frozen `ChatSettings` (`get_chat`, `ensure_chat`) and changes it
+by id (`save_chat_settings`, `set_muted_until`, `set_chat_state`). `find_chat` and
+`get_or_create_chat` still return the ORM row for callers not yet converted.
 None of these functions commits: the caller owns the transaction.
 """
 
@@ -12,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.types import ChatRef
+from bot.types import FOLLOWUP_KINDS, ChatRef, ChatSettings
 from storage.models import (
     Chat,
     Delivery,
@@ -20,9 +23,40 @@ from storage.models import (
 )
 from storage.repo.dialect import upsert_insert
 
+# What save_chat_settings may change by id: the settings a person sets with commands.
+SETTINGS = frozenset({"muted_until", "mode", "digest_time", "digest_day", "timezone",
+                      "quiet_start", "quiet_end", "followups"})
 
-def chat_ref(chat: Chat) -> ChatRef:
+
+def chat_ref(chat: Chat | ChatSettings) -> ChatRef:
     return ChatRef(chat.platform, chat.external_id, chat.kind)
+
+
+def followup_kinds(stored: str | None) -> tuple[str, ...]:
+    """chats.followups ("code,trending") -> the known kinds it names, in FOLLOWUP_KINDS order."""
+    named = {part.strip() for part in (stored or "").split(",")}
+    return tuple(kind for kind in FOLLOWUP_KINDS if kind in named)
+
+
+def chat_settings(chat: Chat) -> ChatSettings:
+    """The ORM row as the frozen domain type."""
+    return ChatSettings(
+        id=chat.id, platform=chat.platform, external_id=chat.external_id, kind=chat.kind,
+        state=chat.state, state_reason=chat.state_reason, muted_until=chat.muted_until,
+        mode=chat.mode, digest_time=chat.digest_time, digest_day=chat.digest_day,
+        timezone=chat.timezone, quiet_start=chat.quiet_start, quiet_end=chat.quiet_end,
+        hold_until=chat.hold_until, recent_sends=tuple(chat.recent_sends or ()),
+        followups=followup_kinds(chat.followups))
+
+
+async def get_chat(session: AsyncSession, ref: ChatRef) -> ChatSettings | None:
+    chat = await find_chat(session, ref)
+    return chat_settings(chat) if chat is not None else None
+
+
+async def ensure_chat(session: AsyncSession, ref: ChatRef, now: datetime) -> ChatSettings:
+    """The chat for ref, created on first contact (race-safe across processes)."""
+    return chat_settings(await get_or_create_chat(session, ref, now))
 
 
 async def find_chat(session: AsyncSession, ref: ChatRef) -> Chat | None:
@@ -51,9 +85,14 @@ async def set_chat_state(session: AsyncSession, chat_id: int, state: str,
         update(Chat).where(Chat.id == chat_id).values(state=state, state_reason=reason))
 
 
-async def set_muted_until(session: AsyncSession, chat: Chat, until: datetime | None) -> None:
-    chat.muted_until = until
-    await session.flush()
+async def set_muted_until(session: AsyncSession, chat: int | Chat,
+                          until: datetime | None) -> None:
+    """Mute until a time (None: not muted); waiting alerts keep their planned time."""
+    if isinstance(chat, Chat):
+        chat.muted_until = until
+        await session.flush()
+        return
+    await session.execute(update(Chat).where(Chat.id == chat).values(muted_until=until))
 
 
 async def move_chat(session: AsyncSession, ref: ChatRef, new_external_id: str) -> None:
@@ -105,9 +144,18 @@ async def end_away(session: AsyncSession, chat_id: int, muted_until: datetime) -
                           .values(muted_until=None))
 
 
-async def save_chat_settings(session: AsyncSession, chat: Chat, **values: Any) -> None:
-    """Change delivery preferences; the worker re-plans the chat's waiting alerts."""
-    for key, value in values.items():
-        setattr(chat, key, value)
-    chat.hold_until = None
-    await session.flush()
+async def save_chat_settings(session: AsyncSession, chat: int | Chat, **values: Any) -> None:
+    """Change delivery preferences (of the chat with this id, or of an ORM row); the worker
+    re-plans the chat's waiting alerts. `followups` may be given as a sequence of kinds."""
+    if "followups" in values and not isinstance(values["followups"], str):
+        values["followups"] = ",".join(k for k in FOLLOWUP_KINDS if k in values["followups"])
+    if isinstance(chat, Chat):
+        for key, value in values.items():
+            setattr(chat, key, value)
+        chat.hold_until = None
+        await session.flush()
+        return
+    unknown = set(values) - SETTINGS
+    if unknown:
+        raise ValueError(f"not a chat setting: {', '.join(sorted(unknown))}")
+    await session.execute(update(Chat).where(Chat.id == chat).values(**values, hold_until=None))

@@ -1,5 +1,6 @@
 """Watches: add, delete, list, what changed since a refresh, hit counts.
 
+A chat's watches come out as frozen `WatchInfo`s, never ORM rows.
 None of these functions commits: the caller owns the transaction.
 """
 
@@ -11,36 +12,45 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.types import WatchInfo
 from storage.models import (
     Chat,
     Watch,
 )
 
 
-async def active_watches(session: AsyncSession, chat_id: int) -> list[Watch]:
+def watch_info(watch: Watch) -> WatchInfo:
+    return WatchInfo(id=watch.id, number=watch.number, query=watch.query,
+                     hit_count=watch.hit_count, created_at=watch.created_at)
+
+
+async def active_watches(session: AsyncSession, chat_id: int) -> list[WatchInfo]:
+    """A chat's active watches, oldest first."""
     rows = await session.scalars(
         select(Watch).where(Watch.chat_id == chat_id, Watch.deleted_at.is_(None))
         .order_by(Watch.id))
-    return list(rows)
+    return [watch_info(w) for w in rows]
 
 
-async def add_watch(session: AsyncSession, chat_id: int, query: str, now: datetime) -> Watch:
+async def add_watch(session: AsyncSession, chat_id: int, query: str,
+                    now: datetime) -> WatchInfo:
     """Store a watch with the chat's next number (numbers are never reused in a chat)."""
     highest = await session.scalar(select(func.max(Watch.number)).where(Watch.chat_id == chat_id))
     watch = Watch(chat_id=chat_id, number=(highest or 0) + 1, query=query, created_at=now,
                   hit_count=0)
     session.add(watch)
     await session.flush()
-    return watch
+    return watch_info(watch)
 
 
-async def delete_watch(session: AsyncSession, watch: Watch, now: datetime) -> None:
-    watch.deleted_at = now
-    await session.flush()
-
-
-async def get_watch(session: AsyncSession, watch_id: int) -> Watch | None:
-    return await session.get(Watch, watch_id)
+async def delete_watch(session: AsyncSession, chat_id: int, watch_id: int,
+                       now: datetime) -> bool:
+    """Stop one of this chat's watches (by its id); False if it has no such active watch."""
+    done = await session.execute(
+        update(Watch).where(Watch.id == watch_id, Watch.chat_id == chat_id,
+                            Watch.deleted_at.is_(None))
+        .values(deleted_at=now).execution_options(synchronize_session=False))
+    return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
 async def watches_changed(session: AsyncSession, after_id: int, deleted_since: datetime | None,
