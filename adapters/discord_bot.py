@@ -8,8 +8,13 @@ and returns once READY; `await adapter.stop()` closes the connection. Sharding: 
 
 Who is who: `/watch` and every personal command manage the watches of the member who ran
 it, wherever it was typed; alerts go to that member by DM and command answers are
-ephemeral. `/daily` configures the daily post of a server channel; only members with
-Manage Server may run it (checked at run time, not only hidden by default permissions).
+ephemeral. `/daily` in a server configures the daily post of a server channel; only members
+with Manage Server may run it (checked at run time, not only hidden by default permissions).
+In the DM with the bot (or anywhere through a user install) `/daily` is the member's own
+trending list, sent to them by DM.
+
+Files: a reply's attachments go with its last message (discord.File); `/import file:`
+hands the attached file (at most 64 KB) to the command.
 
 Membership: kicked from a server (GUILD_DELETE without "unavailable"), its channels are
 switched off in the core at once; invited back (GUILD_CREATE as a join), on again.
@@ -26,10 +31,10 @@ when longer than `max_ratelimit_timeout`.
 from __future__ import annotations
 
 import asyncio
-import json
+import io
 import logging
-import os
 from collections.abc import Awaitable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +49,6 @@ from adapters.discord_commands import (
     build_tree,
     button_view,
     daily_line,
-    tree_digest,
 )
 from adapters.discord_errors import RateLimitWatch, to_send_error
 from adapters.discord_render import (
@@ -55,10 +59,14 @@ from adapters.discord_render import (
     embeds_for,
     group_embeds,
     measure,
+    safe_url,
 )
+from adapters.discord_sync import default_state_path, sync_commands
+from adapters.text import short
 from bot.commands.handlers import Commands, CommandSpec
 from bot.config import DiscordConfig
 from bot.types import (
+    Attachment,
     Button,
     ChatRef,
     Incoming,
@@ -72,18 +80,15 @@ from bot.types import (
 
 log = logging.getLogger(__name__)
 
-DAILY_SERVER_ONLY = "/daily sets up a server channel's daily post: run it in a server."
+MAX_IMPORT_BYTES = 64 * 1024  # a watch list is a few KB; anything bigger is not one
+TOO_BIG = (f"That file is over {MAX_IMPORT_BYTES // 1024} KB; a watch list is one query a "
+           "line and much smaller. Nothing was imported.")
+NOT_DOWNLOADED = "I couldn't download that file from Discord. Nothing was imported; try again."
 DAILY_REFUSED = ("Only members with the Manage Server permission can set up this server's "
                  "daily post. Nothing was changed.")
 WATCH_BY_DM = "Your watches are personal: alerts come to you by direct message."
 INVITE_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True,
                                          embed_links=True)
-
-
-def default_state_path() -> Path:
-    """Where the command-sync hashes live unless the wiring says otherwise."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "paperwatch" / "discord-commands.json"
 
 
 def invite_url(application_id: int) -> str:
@@ -183,7 +188,9 @@ class DiscordAdapter:
         try:
             await client.login(self.config.token)
             if receive:
-                await self._sync_commands()
+                assert self.tree is not None
+                self.synced = await sync_commands(client, self.tree, self.config.guild_ids,
+                                                  self.sync_state_path)
                 self._task = asyncio.create_task(client.connect(reconnect=True),
                                                  name="discord-gateway")
                 self._task.add_done_callback(self._gateway_ended)
@@ -232,50 +239,6 @@ class DiscordAdapter:
         if client is not None:
             log.info("discord: stopped")
 
-    # --- command sync -------------------------------------------------------------------
-
-    def _load_sync_state(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.sync_state_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-    def _save_sync_state(self, state: dict[str, str]) -> None:
-        try:
-            self.sync_state_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.sync_state_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-            tmp.replace(self.sync_state_path)
-        except OSError as exc:
-            log.warning("discord: can't store the command hash in %s (%s); the commands "
-                        "will be synced again at the next start", self.sync_state_path, exc)
-
-    async def _sync_commands(self) -> None:
-        """PUT the command set to Discord for each target whose hash changed: the configured
-        guilds (instant, for development) or else globally."""
-        assert self.client is not None and self.tree is not None
-        state = self._load_sync_state()
-        self.synced = []
-        guilds = [discord.Object(id=g) for g in self.config.guild_ids]
-        for guild in guilds or [None]:
-            if guild is not None:
-                self.tree.copy_global_to(guild=guild)
-            key = f"{self.client.application_id}:{'global' if guild is None else guild.id}"
-            digest = tree_digest(self.tree, guild)
-            if state.get(key) == digest:
-                log.info("discord: commands unchanged for %s; not syncing", key)
-                continue
-            try:
-                await self.tree.sync(guild=guild)
-            except discord.HTTPException as exc:
-                log.error("discord: syncing the commands for %s failed: %s", key, exc)
-                continue
-            state[key] = digest
-            self.synced.append("global" if guild is None else str(guild.id))
-            log.info("discord: synced %d commands for %s", len(self.specs), key)
-        self._save_sync_state(state)
-
     # --- sending ------------------------------------------------------------------------
 
     def measure(self, text: RichText) -> int:
@@ -290,8 +253,10 @@ class DiscordAdapter:
             target = int(chat.external_id)
         except ValueError:
             raise PermanentSendError(f"not a Discord id: {chat.external_id[:40]!r}") from None
-        groups = group_embeds(embeds_for(message.body, COLOR_ALERT, title_line=True,
-                                         title=message.title))
+        embeds = embeds_for(message.body, COLOR_ALERT, title_line=True, title=message.title)
+        if message.image_url and safe_url(message.image_url):
+            embeds[0].set_image(url=message.image_url)
+        groups = group_embeds(embeds)
         # Under a channel post, anyone could press a button meant for its admins.
         view = _view(message.buttons) if chat.kind == "user" else None
         try:
@@ -343,23 +308,45 @@ class DiscordAdapter:
         except Exception:
             log.exception("discord: watch autocomplete failed")
             return []
-        return [app_commands.Choice(name=_short(f"{n}. {query}", MAX_CHOICE_CHARS), value=str(n))
+        return [app_commands.Choice(name=short(f"{n}. {query}", MAX_CHOICE_CHARS), value=str(n))
                 for n, query in choices[:25]]
 
+    async def run_import(self, interaction: discord.Interaction,
+                         file: discord.Attachment) -> None:
+        """/import with its file: read (when small enough) and handed to the command."""
+        if file.size > MAX_IMPORT_BYTES:
+            await self._refuse(interaction, TOO_BIG)
+            return
+        try:
+            data = await file.read()
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            log.warning("discord: downloading attachment %s failed: %s", file.id, exc)
+            await self._refuse(interaction, NOT_DOWNLOADED)
+            return
+        if len(data) > MAX_IMPORT_BYTES:
+            await self._refuse(interaction, TOO_BIG)
+            return
+        attachment = Attachment(file.filename, data,
+                                file.content_type or "application/octet-stream")
+        incoming = replace(self._personal(interaction, "/import"), attachment=attachment)
+        await self._answer(interaction, self.commands.dispatch(incoming), ephemeral=True)
+
     async def run_daily(self, interaction: discord.Interaction, options: DailyOptions) -> None:
-        if interaction.guild_id is None or interaction.channel_id is None:
-            await self._refuse(interaction, DAILY_SERVER_ONLY)
-            return
-        # Hidden by default_permissions, but admins can override that per role or channel.
-        permissions = interaction.permissions
-        if not (permissions.manage_guild or permissions.administrator):
-            await self._refuse(interaction, DAILY_REFUSED)
-            return
         try:
             line = daily_line(options)
         except ValueError as exc:
             await self._refuse(interaction, f"Can't set the daily post: {exc}. Nothing was "
                                             "changed.")
+            return
+        if interaction.guild_id is None or interaction.channel_id is None:
+            # the DM with the bot or a private channel: the member's own trending list
+            await self._answer(interaction, self.commands.dispatch(
+                self._personal(interaction, line)), ephemeral=False)
+            return
+        # Hidden by default_permissions, but admins can override that per role or channel.
+        permissions = interaction.permissions
+        if not (permissions.manage_guild or permissions.administrator):
+            await self._refuse(interaction, DAILY_REFUSED)
             return
         target = options.channel_id or interaction.channel_id
         here = ChatRef("discord", str(interaction.channel_id), "channel")
@@ -400,8 +387,12 @@ class DiscordAdapter:
             view = _view(reply.buttons)
             for index, group in enumerate(groups):
                 extra: dict[str, Any] = {"embeds": group, "ephemeral": hidden}
-                if view is not None and index == len(groups) - 1:
-                    extra["view"] = view
+                if index == len(groups) - 1:
+                    if view is not None:
+                        extra["view"] = view
+                    if reply.attachments:
+                        extra["files"] = [discord.File(io.BytesIO(a.data), filename=a.filename)
+                                          for a in reply.attachments]
                 if index == 0 and not deferred:
                     await interaction.response.send_message(**extra)
                 else:
@@ -424,10 +415,6 @@ class DiscordAdapter:
 
 async def _done(reply: Reply) -> Reply:
     return reply
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _view(buttons: tuple[Button, ...]) -> discord.ui.View | None:

@@ -2,10 +2,12 @@
 
 Every `CommandSpec` becomes one slash command with the spec's summary as its description
 and its one free-text argument as a string option (`/watch query:`, `/unwatch watch:` with
-autocomplete over the caller's own watches). `/daily` is specialised: typed options
-(action, channel, time, time zone with autocomplete, top, min upvotes, topic), server
-only, hidden from members without Manage Server by default; the handler checks the
-permission again at run time because server admins can override that default.
+autocomplete over the caller's own watches). `/import` takes a file option. `/daily` is
+specialised: typed options (action, channel, time, time zone with autocomplete, top, min
+upvotes, topic); allowed in servers, in the DM with the bot and in private channels, for
+server and user installs (a person's own trending list comes by DM). In a server it is
+hidden from members without Manage Server by default; the handler checks the permission
+again at run time because server admins can override that default.
 
 Options are turned back into the command line the core understands
 (`daily_line(...)` -> "/daily on 09:00 Europe/Berlin top 5 min 10 diffusion").
@@ -28,6 +30,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord_render import MAX_CUSTOM_ID, button_label
+from adapters.text import short
 from bot.commands.handlers import CommandSpec
 
 BUTTON_PREFIX = "pw:"
@@ -35,8 +38,13 @@ MAX_CHOICES = 25
 MAX_CHOICE_CHARS = 100
 PERSONAL_CONTEXTS = app_commands.AppCommandContext(guild=True, dm_channel=True)
 GUILD_INSTALL = app_commands.AppInstallationType(guild=True)
+DAILY_CONTEXTS = app_commands.AppCommandContext(guild=True, dm_channel=True,
+                                                private_channel=True)
+DAILY_INSTALLS = app_commands.AppInstallationType(guild=True, user=True)
 
-DAILY_DESCRIPTION = "Post the day's trending papers in a channel (needs Manage Server)"
+DAILY_DESCRIPTION = ("The day's trending papers: to you by DM, or in a server channel "
+                     "(needs Manage Server)")
+IMPORT_DESCRIPTION = "Add the watches of a file made by /export watches"
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -53,6 +61,9 @@ class Handlers(Protocol):
                             typed: str) -> list[app_commands.Choice[str]]: ...
 
     async def run_button(self, interaction: discord.Interaction, command: str) -> None: ...
+
+    async def run_import(self, interaction: discord.Interaction,
+                         file: discord.Attachment) -> None: ...
 
 
 class DailyOptions:
@@ -116,10 +127,6 @@ def timezone_choices(typed: str) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=z, value=z) for z in names[:MAX_CHOICES]]
 
 
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
 # --- generated commands -------------------------------------------------------------
 
 
@@ -139,11 +146,11 @@ def _callback(spec: CommandSpec, handlers: Handlers) -> Callable[..., Awaitable[
             await handlers.run_command(interaction, spec, value)
         callback = optional
     callback = app_commands.rename(value=spec.argument)(callback)
-    return app_commands.describe(value=_short(spec.argument_help or spec.argument, 100))(callback)
+    return app_commands.describe(value=short(spec.argument_help or spec.argument, 100))(callback)
 
 
 def personal_command(spec: CommandSpec, handlers: Handlers) -> app_commands.Command:
-    command = app_commands.Command(name=spec.name, description=_short(spec.summary, 100),
+    command = app_commands.Command(name=spec.name, description=short(spec.summary, 100),
                                    callback=_callback(spec, handlers),
                                    allowed_contexts=PERSONAL_CONTEXTS,
                                    allowed_installs=GUILD_INSTALL)
@@ -179,7 +186,6 @@ def daily_command(spec: CommandSpec, handlers: Handlers) -> app_commands.Command
         top="how many papers (1-25, default 10)",
         min_upvotes="only papers with at least this many upvotes",
         topic="only papers matching this watch query, e.g. diffusion OR video")
-    @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     async def daily(interaction: discord.Interaction,
                     action: Literal["on", "off"] | None = None,
@@ -195,7 +201,8 @@ def daily_command(spec: CommandSpec, handlers: Handlers) -> app_commands.Command
         await handlers.run_daily(interaction, options)
 
     command = app_commands.Command(name=spec.name, description=DAILY_DESCRIPTION,
-                                   callback=daily, allowed_installs=GUILD_INSTALL)
+                                   callback=daily, allowed_contexts=DAILY_CONTEXTS,
+                                   allowed_installs=DAILY_INSTALLS)
 
     @command.autocomplete("timezone")
     async def complete_zone(_interaction: discord.Interaction,
@@ -205,12 +212,24 @@ def daily_command(spec: CommandSpec, handlers: Handlers) -> app_commands.Command
     return command
 
 
+def import_command(spec: CommandSpec, handlers: Handlers) -> app_commands.Command:
+    @app_commands.describe(file="a text file with one watch query a line")
+    async def run(interaction: discord.Interaction, file: discord.Attachment) -> None:
+        await handlers.run_import(interaction, file)
+
+    return app_commands.Command(name=spec.name, description=IMPORT_DESCRIPTION, callback=run,
+                                allowed_contexts=PERSONAL_CONTEXTS,
+                                allowed_installs=GUILD_INSTALL)
+
+
 def build_tree(client: discord.Client, specs: tuple[CommandSpec, ...],
                handlers: Handlers) -> app_commands.CommandTree:
     tree: app_commands.CommandTree = app_commands.CommandTree(client)
     for spec in specs:
         if spec.name == "daily":
             tree.add_command(daily_command(spec, handlers))
+        elif spec.name == "import":
+            tree.add_command(import_command(spec, handlers))
         else:
             tree.add_command(personal_command(spec, handlers))
     return tree

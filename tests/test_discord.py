@@ -144,7 +144,9 @@ async def test_start_logs_in_syncs_the_registry_and_connects_without_privileged_
                                            "description": COMMANDS[2].argument_help}]
     assert synced["unwatch"]["options"][0]["autocomplete"] is True
     daily = synced["daily"]
-    assert daily["default_member_permissions"] == MANAGE_GUILD and daily["contexts"] == [0]
+    assert daily["default_member_permissions"] == MANAGE_GUILD
+    assert daily["contexts"] == [0, 1, 2]  # servers, the DM with the bot, private channels
+    assert daily["integration_types"] == [0, 1]  # server and user installs
     assert [o["name"] for o in daily["options"]] == [
         "action", "channel", "time", "timezone", "top", "min_upvotes", "topic"]
     assert synced["watches"]["contexts"] == [0, 1]  # servers and DMs with the bot
@@ -352,8 +354,8 @@ async def test_daily_is_refused_without_manage_server_even_if_the_default_is_ove
                           channel_id=GENERAL, permissions=MEMBER)
     assert refused.ephemeral and "Manage Server" in refused.text
     assert await chat_row(app, ChatRef("discord", str(GENERAL), "channel")) is None
-    from_dm = await slash(fake, "daily", {"action": "off"})
-    assert from_dm.ephemeral and "run it in a server" in from_dm.text
+    from_dm = await slash(fake, "daily", {"action": "off"})  # the member's own list: theirs
+    assert not from_dm.ephemeral and "Manage Server" not in from_dm.text
 
 
 async def test_daily_by_a_manager_configures_the_chosen_channel(app, fake, bot):

@@ -15,6 +15,10 @@ INTERACTION_CREATE built with `slash()`, `autocomplete()` or `button_press()`.
         monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
         monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", fake.gateway)
 
+Files: a message sent with files (multipart: `payload_json` and `files[n]`) keeps them in
+`Posted.files`; `add_attachment()` stores a file a user attached, served at its CDN URL on
+this server, for a slash command's attachment option (`slash(..., attachments=...)`).
+
 Tests script failures with `fail(method, path, FakeError...)` and wait for what the bot
 did with `await fake.next_callback(interaction_id)` / `await fake.next_message(channel)`.
 """
@@ -94,6 +98,7 @@ class Call:
     query: dict[str, str]
     json: Any
     status: int = 200
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # (filename, content)
 
 
 @dataclass
@@ -105,6 +110,7 @@ class Posted:
     id: int = 0
     interaction_id: int | None = None
     kind: str = "message"  # "message", "callback" or "followup"
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # (filename, content)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -240,6 +246,8 @@ class FakeDiscord:
         self.command_sets: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id
         self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
         self.failures: dict[tuple[str, str], list[FakeError]] = {}
+        self.uploads: dict[int, tuple[dict[str, Any], bytes]] = {}  # attachment id -> file
+        self.downloads: list[int] = []  # attachment ids the bot downloaded
         self._sockets: list[tuple[web.WebSocketResponse, list[int]]] = []  # ws, [seq]
         self._ids = itertools.count(1200000000000000000)
         self._changed = asyncio.Condition()
@@ -259,6 +267,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        app.router.add_get("/attachments/{id}/{name}", self._attachment)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)
@@ -279,6 +288,17 @@ class FakeDiscord:
         """Answer the next `method path` requests (path as the bot sends it, e.g.
         /channels/123/messages) with these errors, one per request."""
         self.failures.setdefault((method.upper(), path), []).extend(errors)
+
+    def add_attachment(self, filename: str, data: bytes, content_type: str = "text/plain",
+                       size: int | None = None) -> dict[str, Any]:
+        """A file a user attached to a command; `size` is what Discord announces (default:
+        the real size). Returns the attachment object for `slash(attachments=...)`."""
+        attachment_id = next(self._ids)
+        url = f"http://{self.host}:{self.port}/attachments/{attachment_id}/{filename}"
+        obj = {"id": str(attachment_id), "filename": filename, "content_type": content_type,
+               "size": len(data) if size is None else size, "url": url, "proxy_url": url}
+        self.uploads[attachment_id] = (obj, data)
+        return obj
 
     def dm_channel(self, user_id: int) -> int:
         """The DM channel id Discord gives (or will give) for a user."""
@@ -371,11 +391,16 @@ class FakeDiscord:
     def slash(self, name: str, options: dict[str, Any] | None = None, *,
               user_obj: dict[str, Any], guild_id: int | None = None,
               channel_id: int | None = None, permissions: int = MEMBER,
-              channels: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+              channels: dict[str, dict[str, Any]] | None = None,
+              attachments: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         """An application command interaction (type 2). `channels`: option name -> channel
-        payload for channel options (sent as `resolved`)."""
+        payload for channel options, `attachments`: option name -> an `add_attachment()`
+        object (both sent as `resolved`)."""
         opts = []
         resolved: dict[str, Any] = {}
+        for key, attachment in (attachments or {}).items():
+            opts.append({"name": key, "type": 11, "value": attachment["id"]})
+            resolved.setdefault("attachments", {})[attachment["id"]] = attachment
         for key, value in (options or {}).items():
             if channels and key in channels:
                 chan = channels[key]
@@ -501,14 +526,29 @@ class FakeDiscord:
                 "attachments": [], "embeds": data.get("embeds") or [], "pinned": False,
                 "components": data.get("components") or [], "flags": data.get("flags") or 0}
 
+    async def _attachment(self, request: web.Request) -> web.Response:
+        attachment_id = int(request.match_info["id"])
+        if attachment_id not in self.uploads:
+            return web.Response(status=404)
+        self.downloads.append(attachment_id)
+        await self._changed_now()
+        obj, data = self.uploads[attachment_id]
+        return web.Response(body=data, content_type=obj["content_type"])
+
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["path"]
         body: Any = None
-        if request.can_read_body:
+        files: list[tuple[str, bytes]] = []
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            body = json.loads(str(form["payload_json"])) if "payload_json" in form else None
+            files = [(part.filename, part.file.read()) for name, part in form.items()
+                     if name.startswith("files[") and isinstance(part, web.FileField)]
+        elif request.can_read_body:
             raw = await request.read()
             if raw and request.content_type == "application/json":
                 body = json.loads(raw)
-        call = Call(request.method, path, dict(request.query), body)
+        call = Call(request.method, path, dict(request.query), body, files=files)
         self.calls.append(call)
         if request.headers.get("Authorization") != f"Bot {self.token}" and \
                 not path.startswith("/interactions/") and not path.startswith("/webhooks/"):
@@ -562,7 +602,7 @@ class FakeDiscord:
                          "recipients": [user(recipient)], "flags": 0}
         if method == "POST" and len(parts) == 3 and parts[0] == "channels" and \
                 parts[2] == "messages":
-            return 200, self._post(int(parts[1]), body, "message", None, path)
+            return 200, self._post(int(parts[1]), body, "message", None, path, call.files)
         if method == "POST" and len(parts) == 4 and parts[0] == "interactions" and \
                 parts[3] == "callback":
             interaction_id = int(parts[1])
@@ -571,7 +611,8 @@ class FakeDiscord:
                 if reason:
                     self.refused.append((path, reason))
                     raise _Refused(FakeError(400, 50035, f"Invalid Form Body: {reason}"))
-            posted = Posted(None, body, next(self._ids), interaction_id, "callback")
+            posted = Posted(None, body, next(self._ids), interaction_id, "callback",
+                            files=call.files)
             self.posted.append(posted)
             data = body.get("data") or {}
             return 200, {"interaction": {
@@ -580,17 +621,19 @@ class FakeDiscord:
                 "response_message_ephemeral": bool(int(data.get("flags") or 0) & EPHEMERAL)}}
         if method == "POST" and len(parts) == 3 and parts[0] == "webhooks":
             interaction_id = int(parts[2].removeprefix("itoken-"))
-            message = self._post(None, body, "followup", interaction_id, path)
+            message = self._post(None, body, "followup", interaction_id, path, call.files)
             return 200, message
         self.unknown_routes.append(f"{method} {path}")
         raise _Refused(FakeError(404, 0, "404: Not Found"))
 
     def _post(self, channel_id: int | None, body: dict[str, Any], kind: str,
-              interaction_id: int | None, path: str) -> dict[str, Any]:
+              interaction_id: int | None, path: str,
+              files: list[tuple[str, bytes]] | None = None) -> dict[str, Any]:
         reason = check_message(body)
         if reason:
             self.refused.append((path, reason))
             raise _Refused(FakeError(400, 50035, f"Invalid Form Body: {reason}"))
-        posted = Posted(channel_id, body, next(self._ids), interaction_id, kind)
+        posted = Posted(channel_id, body, next(self._ids), interaction_id, kind,
+                        files=list(files or []))
         self.posted.append(posted)
         return self._message_object(channel_id or 1, posted.id, body)
