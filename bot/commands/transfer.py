@@ -65,7 +65,7 @@ class TransferCommands:
         text = write_watch_file([w.query for w in watches])
         attachment = Attachment(f"paperwatch-watches-{self._today(chat.timezone)}.txt",
                                 text.encode("utf-8"), "text/plain")
-        body = RichText.of(f"Your {plural(len(watches), 'watch')}, one a line. Send this file "
+        body = RichText.of(f"Your {_watches(len(watches))}, one a line. Send this file "
                            "with /import to watch them in another chat.")
         return Reply(body, attachments=(attachment,))
 
@@ -92,7 +92,7 @@ class TransferCommands:
             done = await self.watch_commands.add_queries(session, chat, queries)
         self.watch_commands.index(done)
         refused += _lines_of(data, too_long + done.over_limit)
-        lines = [f"✓ Imported {plural(len(done.added), 'watch')}; "
+        lines = [f"✓ Imported {_watches(len(done.added))}; "
                  f"{len(done.same)} skipped (already watched), {len(refused)} refused."]
         if done.over_limit:
             lines.append(f"The limit is {self.ctx.limits.max_watches_per_chat} watches a chat.")
@@ -100,6 +100,10 @@ class TransferCommands:
             lines.append(_refused_lines(refused).strip())
         lines.append("/watches lists them.")
         return Reply.text(*lines, ok=bool(done.added or done.same))
+
+
+def _watches(count: int) -> str:
+    return f"{count} watch" + ("" if count == 1 else "es")
 
 
 def _lines_of(data: bytes, queries: list[Query]) -> list[int]:
