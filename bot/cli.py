@@ -26,9 +26,9 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.app import ROLES, App
 from bot.config import Config, ConfigError, load_config, require_tokens
-from bot.delivery.daily import queue_report
 from bot.ops.failures import FAILURE_EXIT, StartupError, one_line
 from bot.ops.logs import configure_logging, install_scrubbing
+from bot.ops.report import queue_report
 from bot.sources.backfill import SOURCES, BackfillError, backfill
 from storage import db
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 from urllib.parse import quote_plus
 
@@ -256,6 +256,74 @@ class Sender(Protocol):
     async def send(self, chat: ChatRef, message: OutMessage) -> None:
         """Send or raise a SendError subclass."""
         ...
+
+
+# --- delivery state, as storage.repo returns it to the outbox and the daily poster ------
+
+
+@dataclass(frozen=True)
+class DeliveryItem:
+    """One outbox row: a paper due for a chat. kind "alert" (a watch matched) or a
+    follow-up ("code", "trending", "revised"); `why` is (field, phrase) pairs for an
+    alert and (what, detail) notes for a follow-up (e.g. ("changed", "title"))."""
+
+    id: int
+    chat_id: int
+    paper_id: str
+    kind: str = "alert"
+    watch_ids: tuple[int, ...] = ()
+    why: tuple[tuple[str, str], ...] = ()
+    attempts: int = 0
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryChat:
+    """What the outbox and the daily poster need of a chat: where it is, whether it takes
+    messages, and its delivery settings."""
+
+    id: int
+    ref: ChatRef
+    state: str = "active"
+    mode: str = "instant"
+    digest_time: str = "09:00"
+    digest_day: int = 0
+    timezone: str = "UTC"
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    muted_until: datetime | None = None
+    hold_until: datetime | None = None
+    recent_sends: tuple[datetime, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChannelPostSettings:
+    """A chat's daily trending post (a channel's, or a person's subscription)."""
+
+    chat_id: int
+    enabled: bool = True
+    post_time: str = "09:00"
+    timezone: str = "UTC"
+    top_n: int = 10
+    min_upvotes: int = 0
+    topic_query: str | None = None
+    post_empty_note: bool = False
+    weekdays: bool = False  # Monday to Friday only
+    disabled_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DailyPostState:
+    """One chat's daily post of one local day: claimed | retry | sent | empty | failed."""
+
+    chat_id: int
+    day: date
+    state: str
+    attempts: int = 0
+    claimed_until: datetime | None = None
+    next_attempt_at: datetime | None = None
+    papers: int = 0
+    last_error: str | None = None
 
 
 # --- chats and watches as storage.repo returns them (no ORM rows in the core) -----------

@@ -173,6 +173,8 @@ class ChannelPost(Base):
     min_upvotes: Mapped[int] = mapped_column(Integer, default=0)
     topic_query: Mapped[str | None] = mapped_column(Text, default=None)
     post_empty_note: Mapped[bool] = mapped_column(default=False)
+    # Monday to Friday only (like the Hugging Face email); every day otherwise
+    weekdays: Mapped[bool] = mapped_column(default=False, server_default=false())
     disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
     updated_at: Mapped[datetime]
 

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from adapters.telegram_bot import MAX_CHARS as TELEGRAM_MAX
 from adapters.telegram_bot import measure as telegram_measure
 from bot.app import App
-from bot.delivery.daily import DailyPoster, queue_report, stored_trending_fetch
+from bot.delivery.daily import DailyPoster, stored_trending_fetch
 from bot.delivery.render import trending_post
+from bot.ops.report import queue_report
 from bot.types import ChatRef, Incoming, Paper, PermanentSendError, TransientSendError
 from storage import db, repo
 from storage.models import ChannelPost, Chat, DailyPost

@@ -312,8 +312,10 @@ async def test_alert_dm_is_an_escaped_embed_with_persistent_buttons(app, fake, t
     assert lines[1].startswith("Clients hold \\*private\\* data and we study "
                                "**federated learning** across them.")
     assert lines[2] == "Why: “Federated Learning” in title and abstract"
-    assert lines[3] == ("▲ 42 upvotes · [code](https://github.com/x/y_%28z%29) · "
-                        "[pdf](https://arxiv.org/pdf/2601.00001)")
+    assert lines[3] == "code: [github.com/x/y\\_(z)](https://github.com/x/y_%28z%29)"
+    assert lines[4] == ("▲ 42 upvotes · [arXiv](https://arxiv.org/abs/2601.00001) · "
+                        "[PDF](https://arxiv.org/pdf/2601.00001) · "
+                        "[Hugging Face](https://huggingface.co/papers/2601.00001)")
     assert alert.buttons() == [("Unwatch “federated learning”", "pw:/unwatch #1"),
                                ("Mute 24 h", "pw:/mute 24h")]
 

@@ -154,7 +154,7 @@ async def test_private_chat_from_start_to_an_escaped_html_alert_with_buttons(
     assert "Clients hold <private> data & we study" in lines[2]
     assert "federated learning" in alert.styled("bold")  # the matched words in the excerpt
     assert "▲ 42 upvotes" in alert.plain
-    assert ("code", "https://github.com/x/y?a=1&b=2") in alert.links()
+    assert ("github.com/x/y?a=1&b=2", "https://github.com/x/y?a=1&b=2") in alert.links()
     assert alert.params["link_preview_options"] == '{"is_disabled": true}'
     assert alert.buttons() == [("Unwatch “federated learning”", "/unwatch #1"),
                                ("Mute 24 h", "/mute 24h")]
@@ -408,7 +408,7 @@ async def test_unparsable_html_falls_back_once_to_plain_text(app, telegram, fake
     assert refused.error and refused.parse_mode == "HTML"
     assert plain.error is None and plain.parse_mode is None
     assert plain.text.startswith("Federated learning & more (https://arxiv.org/abs/2601.00040)")
-    assert "code (https://github.com/a/b)" in plain.text
+    assert "code: github.com/a/b (https://github.com/a/b)" in plain.text
     assert plain.buttons() == refused.buttons()
     assert (await rows(app))[0].state == "sent"
 

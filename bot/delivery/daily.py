@@ -1,16 +1,19 @@
-"""When things are due: local times in a chat's time zone, and the daily trending post.
+"""The daily trending post: each configured chat's trending papers once a day at its
+local time.
 
-`DailyPoster` posts each configured chat's trending papers once a day at its local time
-(`channel_posts`: time, time zone, top N, minimum upvotes, topic query, a note on empty
-days). Like RoboDanny's reminder loop it sleeps until the next post is due and is woken
-early by `notify()` when a setting changed. The database is the truth: a post is a
-`daily_posts` row keyed by (chat, local date) before it is a message, so restarts and
-several schedulers never post one day twice; a crashed poster's claim expires and the
-post is taken over (at most the one post in flight at the crash can go out twice).
+A chat's `channel_posts` settings (time, time zone, top N, minimum upvotes, topic query,
+a note on empty days, weekdays only) make it a subscriber: a channel or group, or a
+person in their private chat (Telegram) or DM (Discord), which is how someone gets the
+day's list like the Hugging Face email. Like RoboDanny's reminder loop the poster sleeps
+until the next post is due and is woken early by `notify()` when a setting changed. The
+database is the truth: a post is a `daily_posts` row keyed by (chat, local date) before it
+is a message, so restarts and several posters never post one day twice; a crashed
+poster's claim expires and the post is taken over (at most the one post in flight at the
+crash can go out twice).
 
 The day's papers come from an injected `fetch(day)` (the Hugging Face Daily Papers API
 in production, `stored_trending_fetch` from the papers table otherwise), most upvoted
-first. `queue_report` is the text of `paperwatch status`.
+first.
 """
 
 from __future__ import annotations
@@ -20,16 +23,19 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import DeliveryConfig
+from bot.delivery.local_time import local_at, zone
 from bot.delivery.pacing import Pacers
 from bot.delivery.render import no_trending_note, trending_post
 from bot.types import (
+    ChannelPostSettings,
     ChatMoved,
+    DailyPostState,
+    DeliveryChat,
     MessageRejected,
     OutMessage,
     Paper,
@@ -41,62 +47,19 @@ from bot.types import (
 from bot.watching.matching import matching_papers
 from bot.watching.query import QueryError, parse
 from storage import repo
-from storage.models import ChannelPost, Chat, DailyPost
 
 log = logging.getLogger(__name__)
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DONE_STATES = ("sent", "empty", "failed")
 KEEP_DAILY_ROWS_DAYS = 60
-
-# --- local time ---------------------------------------------------------------------------
-
-
-def zone(name: str | None) -> ZoneInfo:
-    """The time zone of that name; UTC for a name this system does not know (any more)."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("unknown time zone %r; using UTC", name)
-        return ZoneInfo("UTC")
+SATURDAY = 5
 
 
-def hhmm(text: str) -> tuple[int, int]:
-    hour, _, minute = text.partition(":")
-    return int(hour), int(minute)
-
-
-def local_at(day: date, at: str, tz: ZoneInfo) -> datetime:
-    """The instant (UTC) of wall-clock time `at` on `day` in `tz`. A time skipped by a
-    daylight-saving jump counts as the moment after the jump (02:30 on a spring-forward
-    night is 03:30); a time that happens twice is the first one."""
-    hour, minute = hhmm(at)
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz).astimezone(UTC)
-
-
-def next_local_time(after: datetime, at: str, tz: ZoneInfo,
-                    weekday: int | None = None) -> datetime:
-    """The first instant strictly after `after` when the wall clock in `tz` shows `at`
-    (on `weekday`, 0 = Monday, when given)."""
-    start = after.astimezone(tz).date()
-    for offset in range(9):
-        day = start + timedelta(days=offset)
-        if weekday is not None and day.weekday() != weekday:
-            continue
-        moment = local_at(day, at, tz)
-        if moment > after:
-            return moment
-    raise AssertionError("unreachable: a week always has the day")  # pragma: no cover
-
-
-def in_quiet_hours(now: datetime, start: str, end: str, tz: ZoneInfo) -> bool:
-    """Whether the local time is within [start, end), which may wrap past midnight."""
-    local = now.astimezone(tz)
-    minute = local.hour * 60 + local.minute
-    first, last = (h * 60 + m for h, m in (hhmm(start), hhmm(end)))
-    if first < last:
-        return first <= minute < last
-    return minute >= first or minute < last
+def post_day(day: date, weekdays: bool) -> date:
+    """The first day from `day` on which the post goes out (weekdays: Monday-Friday)."""
+    while weekdays and day.weekday() >= SATURDAY:
+        day += timedelta(days=1)
+    return day
 
 
 # --- the day's trending papers ----------------------------------------------------------
@@ -113,7 +76,7 @@ def stored_trending_fetch(sessions: async_sessionmaker) -> TrendingFetch:
     return fetch
 
 
-def select_trending(papers: list[Paper], post: ChannelPost) -> list[Paper]:
+def select_trending(papers: list[Paper], post: ChannelPostSettings) -> list[Paper]:
     """The top N papers with enough upvotes that match the chat's topic query, if any."""
     chosen = [p for p in papers if (p.upvotes or 0) >= post.min_upvotes]
     if post.topic_query:
@@ -133,8 +96,8 @@ def select_trending(papers: list[Paper], post: ChannelPost) -> list[Paper]:
 
 @dataclass
 class _Due:
-    post: ChannelPost
-    chat: Chat
+    post: ChannelPostSettings
+    chat: DeliveryChat
     day: date  # the chat's local date
     at: datetime  # when this chat next needs attention
 
@@ -199,7 +162,7 @@ class DailyPoster:
             items = []
             for post, chat in targets:
                 tz = zone(post.timezone)
-                day = now.astimezone(tz).date()
+                day = post_day(now.astimezone(tz).date(), post.weekdays)
                 items.append(_Due(post, chat, day, local_at(day, post.post_time, tz)))
             rows = await repo.daily_posts_of(session, [(i.chat.id, i.day) for i in items])
         for item in items:
@@ -207,7 +170,7 @@ class DailyPoster:
         return items
 
     @staticmethod
-    def _attention(item: _Due, row: DailyPost | None) -> datetime:
+    def _attention(item: _Due, row: DailyPostState | None) -> datetime:
         """When this chat's post needs a look: its time today; a lease's or a retry's end;
         or tomorrow's time once today's is done."""
         if row is None:
@@ -217,7 +180,8 @@ class DailyPoster:
         if row.state == "retry" and row.next_attempt_at is not None:
             return row.next_attempt_at
         tz = zone(item.post.timezone)
-        return local_at(item.day + timedelta(days=1), item.post.post_time, tz)
+        following = post_day(item.day + timedelta(days=1), item.post.weekdays)
+        return local_at(following, item.post.post_time, tz)
 
     async def _papers(self, day: date, fetched: dict[date, list[Paper] | Exception]
                       ) -> list[Paper]:
@@ -247,7 +211,7 @@ class DailyPoster:
                                               now + timedelta(seconds=lease))
         if row is None:
             return
-        ref = repo.chat_ref(item.chat)
+        ref = item.chat.ref
         sender = self.senders[ref.platform]
         if failure is not None:
             await self._finish(chat_id, day, "retry", error=f"fetch failed: {failure}",
@@ -292,9 +256,9 @@ class DailyPoster:
             await repo.finish_daily_post(session, chat_id, day, state, now=self.clock(),
                                          **kw)  # type: ignore[arg-type]
 
-    async def _failed(self, item: _Due, row: DailyPost, exc: SendError) -> None:
+    async def _failed(self, item: _Due, row: DailyPostState, exc: SendError) -> None:
         now = self.clock()
-        ref = repo.chat_ref(item.chat)
+        ref = item.chat.ref
         chat_id, day = item.chat.id, item.day
         if isinstance(exc, PermanentSendError):
             log.warning("daily post: chat %s:%s refuses messages: %s", ref.platform,
@@ -322,60 +286,3 @@ class DailyPoster:
             delay = self.config.daily_retry_seconds * (2 ** row.attempts)
             await self._finish(chat_id, day, "retry", error=exc.reason,
                                next_at=now + timedelta(seconds=delay))
-
-
-# --- paperwatch status -----------------------------------------------------------------
-
-
-def _ago(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return "-"
-    seconds = max(0, int((now - moment).total_seconds()))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h"
-
-
-async def queue_report(sessions: async_sessionmaker, clock: Callable[[], datetime] | None = None
-                       ) -> str:
-    """The delivery queue as text, for `paperwatch status`."""
-    now = (clock or (lambda: datetime.now(UTC)))()
-    async with sessions() as session:
-        stats = await repo.queue_stats(session, now)
-        sources = await repo.all_source_states(session)
-    per_platform: dict[str, dict[str, int]] = {}
-    for platform, state, count in stats["by_state"]:
-        per_platform.setdefault(platform, {})[state] = count
-    lines = ["Delivery queue"]
-    for platform, counts in sorted(per_platform.items()):
-        lines.append(f"  {platform}: pending {counts.get('pending', 0)}, sent "
-                     f"{counts.get('sent', 0)}, failed {counts.get('failed', 0)}")
-    if not per_platform:
-        lines.append("  (empty)")
-    lines += [
-        f"Due now: {stats['due']} (oldest waiting {_ago(stats['oldest_due'], now)})",
-        f"Being sent (claimed): {stats['claimed']}",
-        f"Waiting for a retry or a rate-limit pause: {stats['later']}",
-        f"Held by mute: {stats['muted']}; by digest time, quiet hours or the hourly cap: "
-        f"{stats['held']}",
-        f"Waiting for chats that refuse messages: {stats['blocked_rows']} "
-        f"({stats['blocked_chats']} chats blocked)",
-        "Delivery modes: " + (", ".join(f"{mode} {n}" for mode, n in
-                                        sorted(stats["modes"].items())) or "-"),
-        "Daily posts (since yesterday): " + (", ".join(
-            f"{state} {n}" for state, n in sorted(stats["daily_posts"].items())) or "-"),
-    ]
-    if stats["failed_reasons"]:
-        lines.append("Failures in the last 24 h:")
-        lines += [f"  {n} × {reason}" for reason, n in stats["failed_reasons"]]
-    def ago(moment: datetime | None) -> str:
-        return f"{_ago(moment, now)} ago" if moment else "never"
-
-    lines.append("Sources" if sources else "Sources: none polled yet")
-    for state in sources:
-        lines.append(f"  {state.name}: {state.last_status or '-'}, last success "
-                     f"{ago(state.last_success_at)}, last try {ago(state.last_attempt_at)}"
-                     + (f" — {state.last_note}" if state.last_note else ""))
-    return "\n".join(lines)

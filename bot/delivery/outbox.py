@@ -5,12 +5,13 @@ Rows are claimed with a lease (a whole chat at a time), so a crashed worker's ro
 taken over once the lease expires; since at most `concurrency` sends are in flight per
 worker, a crash can repeat at most that many messages.
 
-Per chat, `plan_delivery` decides whether its due alerts may go now: a daily or weekly
-digest waits for its local time, quiet hours wait for their end, and the hourly cap
-(`max_messages_per_hour`) makes the rest wait; a held chat's `hold_until` keeps it out of
-claims until then. What may go is coalesced into one message (a compact list, split only
-at the platform's length limit) under a heading saying what it is ("while you were
-away", "Your daily digest").
+Per chat, `plan_delivery` (bot.delivery.plan) decides whether its due alerts may go
+now: a daily or weekly digest waits for its local time, quiet hours wait for their end,
+and the hourly cap (`max_messages_per_hour`) makes the rest wait; a held chat's
+`hold_until` keeps it out of claims until then. What may go is coalesced into one message
+(a compact list, split only at the platform's length limit) under a heading saying what
+it is ("while you were away", "Your daily digest"); follow-ups about papers the chat was
+alerted about ride along as update lines.
 
 Each send waits for a slot from the platform's `Pacer` (overall, per-chat and per-group
 rates, 429 pauses). A slot that would come too late for the lease gives the rows back
@@ -33,19 +34,20 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import DeliveryConfig
-from bot.delivery.daily import WEEKDAYS, in_quiet_hours, next_local_time, zone
 from bot.delivery.pacing import Pacers
+from bot.delivery.plan import HOUR, plan_delivery, recent_sends
 from bot.delivery.render import AlertItem, Batch, alert_messages, digest_heading
 from bot.ops.metrics import Metrics
 from bot.types import (
     ChatMoved,
     ChatRef,
+    DeliveryChat,
+    DeliveryItem,
     MessageRejected,
     PermanentSendError,
     RateLimited,
@@ -53,75 +55,12 @@ from bot.types import (
     SendError,
 )
 from storage import repo
-from storage.models import Chat, Delivery
 
 log = logging.getLogger(__name__)
 
-HOUR = timedelta(hours=1)
 MAX_SLOT_WAIT = 5.0  # seconds: a longer pacing wait gives the rows back for a later round
 BEAT_SECONDS = 10.0  # a running worker refreshes its heartbeat row this often
 BEAT_STALE_SECONDS = 35.0  # a worker silent this long no longer counts (it crashed)
-
-
-# --- what may go now -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Plan:
-    """For one chat and its due alerts: send now (up to `allowed` messages, 0 = no cap)
-    under a heading of `kind`, or hold everything until `hold_until`."""
-
-    send: bool
-    kind: str = "instant"  # instant | away | daily | weekly
-    allowed: int = 0
-    hold_until: datetime | None = None
-    why: str = ""
-
-
-def recent_sends(chat: Chat, now: datetime) -> list[datetime]:
-    """The chat's messages of the last hour, oldest first."""
-    times = sorted(datetime.fromisoformat(t) for t in chat.recent_sends or [])
-    return [t for t in times if t > now - HOUR]
-
-
-def digest_due(chat: Chat, oldest: datetime) -> datetime:
-    """When a digest holding an alert created at `oldest` goes out: the chat's first digest
-    time after it (daily: every day; weekly: on its weekday)."""
-    weekday = chat.digest_day if chat.mode == "weekly" else None
-    return next_local_time(oldest, chat.digest_time, zone(chat.timezone), weekday)
-
-
-def plan_delivery(chat: Chat, oldest: datetime, now: datetime, hourly_cap: int) -> Plan:
-    """Decide for a chat whose alerts (the oldest created at `oldest`) are due at `now`."""
-    digest = chat.mode in ("daily", "weekly")
-    if digest:
-        due = digest_due(chat, oldest)
-        if due > now:
-            return Plan(False, hold_until=due, why=f"{chat.mode} digest")
-    tz = zone(chat.timezone)
-    if chat.quiet_start and chat.quiet_end and in_quiet_hours(now, chat.quiet_start,
-                                                               chat.quiet_end, tz):
-        return Plan(False, hold_until=next_local_time(now, chat.quiet_end, tz),
-                    why="quiet hours")
-    allowed = 0
-    if hourly_cap > 0:
-        recent = recent_sends(chat, now)
-        allowed = hourly_cap - len(recent)
-        if allowed <= 0:
-            return Plan(False, hold_until=recent[-hourly_cap] + HOUR, why="hourly cap")
-    away = chat.muted_until is not None and chat.muted_until <= now and oldest < chat.muted_until
-    kind = "away" if away else (chat.mode if digest else "instant")
-    return Plan(True, kind=kind, allowed=allowed)
-
-
-def describe_schedule(chat: Chat) -> str:
-    """'instant', 'daily digest at 08:00 Europe/Paris', 'weekly digest on Monday 09:00 UTC'."""
-    if chat.mode == "daily":
-        return f"daily digest at {chat.digest_time} {chat.timezone}"
-    if chat.mode == "weekly":
-        return (f"weekly digest on {WEEKDAYS[chat.digest_day].capitalize()} "
-                f"{chat.digest_time} {chat.timezone}")
-    return "instant"
 
 
 # --- the worker ------------------------------------------------------------------------
@@ -235,12 +174,12 @@ class DeliveryWorker:
                                            platforms=list(self.senders))
         if not claimed:
             return 0
-        by_chat: dict[int, list[Delivery]] = {}
+        by_chat: dict[int, list[DeliveryItem]] = {}
         for row in claimed:
             by_chat.setdefault(row.chat_id, []).append(row)
         limit = asyncio.Semaphore(max(1, self.config.concurrency))
 
-        async def one(chat_id: int, rows: list[Delivery]) -> None:
+        async def one(chat_id: int, rows: list[DeliveryItem]) -> None:
             async with limit:
                 try:
                     await self._deliver_chat(chat_id, rows, deadline)
@@ -251,28 +190,29 @@ class DeliveryWorker:
         return len(claimed)
 
     async def _load(self, chat_id: int,
-                    rows: Sequence[Delivery]) -> tuple[Chat, list[AlertItem]]:
+                    rows: Sequence[DeliveryItem]) -> tuple[DeliveryChat, list[AlertItem]]:
         async with self.sessions() as session:
-            chat = await session.get(Chat, chat_id)
-            papers = await repo.papers_by_id(session, [r.paper_id for r in rows])
+            chat = await repo.chat_for_delivery(session, chat_id)
+            papers = await repo.papers_for_delivery(session, [r.paper_id for r in rows])
             queries = await repo.watch_queries(session, {w for r in rows for w in r.watch_ids})
             numbers = await repo.watch_numbers(session, queries)
         assert chat is not None
-        items = [AlertItem(paper=repo.paper_from_row(papers[r.paper_id]),
-                           why=tuple((f, p) for f, p in r.why),
+        items = [AlertItem(paper=papers[r.paper_id],
+                           why=r.why, kind=r.kind,
                            watch_ids=tuple(r.watch_ids),
                            watch_queries=tuple(queries[w] for w in r.watch_ids if w in queries),
                            watch_numbers=tuple(numbers.get(w, 0) for w in r.watch_ids))
                  for r in rows]
         return chat, items
 
-    async def _deliver_chat(self, chat_id: int, rows: list[Delivery], deadline: float) -> None:
+    async def _deliver_chat(self, chat_id: int, rows: list[DeliveryItem],
+                            deadline: float) -> None:
         chat, items = await self._load(chat_id, rows)
-        ref = repo.chat_ref(chat)
+        ref = chat.ref
         sender = self.senders[ref.platform]
         now = self.clock()
         cap = self.config.max_messages_per_hour
-        plan = plan_delivery(chat, min(r.created_at for r in rows), now, cap)
+        plan = plan_delivery(chat, min(r.created_at or now for r in rows), now, cap)
         if not plan.send:
             async with self.sessions.begin() as session:
                 await repo.release(session, [r.id for r in rows])
@@ -281,13 +221,14 @@ class DeliveryWorker:
                      len(rows), plan.hold_until, plan.why)
             return
         row_of = {id(item): row for item, row in zip(items, rows, strict=True)}
+        updates = sum(item.kind != "alert" for item in items)
         batches = alert_messages(items, sender.max_chars, sender.measure,
-                                 heading=digest_heading(plan.kind, len(items)))
+                                 heading=digest_heading(plan.kind, len(items), updates))
         now_sendable = batches[:plan.allowed] if plan.allowed else batches
         recent = recent_sends(chat, now)
         pacer = self.pacers(ref.platform)
 
-        def rows_of(part: Sequence[Batch]) -> list[Delivery]:
+        def rows_of(part: Sequence[Batch]) -> list[DeliveryItem]:
             return [row_of[id(item)] for batch in part for item in batch.items]
 
         for index, batch in enumerate(now_sendable):
@@ -343,7 +284,7 @@ class DeliveryWorker:
         self.metrics.observe("paperwatch_send_latency_seconds", time.perf_counter() - started,
                              platform=platform)
 
-    async def _handle_failure(self, ref: ChatRef, chat_id: int, rows: list[Delivery],
+    async def _handle_failure(self, ref: ChatRef, chat_id: int, rows: list[DeliveryItem],
                               exc: SendError) -> None:
         ids = [r.id for r in rows]
         now = self.clock()

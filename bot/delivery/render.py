@@ -12,6 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from bot.delivery.details import (
+    code_part,
+    follow_up_line,
+    joined,
+    links_part,
+    project_part,
+    tldr_line,
+)
 from bot.types import Button, Line, OutMessage, Paper, RichText, Span
 from bot.watching.matching import find_spans
 
@@ -32,6 +40,7 @@ class AlertItem:
     watch_ids: tuple[int, ...] = ()
     watch_queries: tuple[str, ...] = ()
     watch_numbers: tuple[int, ...] = ()  # as the chat sees them, aligned with watch_ids
+    kind: str = "alert"  # or a follow-up: "code", "trending", "revised"
 
 
 def plain_length(text: RichText) -> int:
@@ -115,28 +124,28 @@ def why_text(why: Sequence[tuple[str, str]], paper: Paper | None = None) -> str:
     return "; ".join(f"“{shown}” in {' and '.join(f)}" for shown, f in by_phrase.values())
 
 
+def byline(paper: Paper) -> Line:
+    """'A, B, C et al. · Organization' (authors in italics), or what of it is known."""
+    authors = (Span(authors_line(paper.authors), italic=True),) if paper.authors else ()
+    org = (Span(paper.organization),) if paper.organization else ()
+    return joined([authors, org])
+
+
 def alert_body(item: AlertItem, excerpt_chars: int = EXCERPT_CHARS) -> RichText:
-    """The full alert for one paper: title, authors, excerpt, why, upvotes and code."""
+    """The full alert for one paper: title, TL;DR, authors and organization, excerpt, why,
+    code and project page, upvotes and the arXiv / PDF / Hugging Face links."""
     paper = item.paper
     phrases = [phrase for _, phrase in item.why]
     lines: list[Line] = [highlighted(paper.title, phrases, link=paper.url, bold_all=True)]
-    if paper.authors:
-        lines.append((Span(authors_line(paper.authors), italic=True),))
+    lines += [line for line in (tldr_line(paper), byline(paper)) if line]
     if paper.summary and excerpt_chars > 0:
         lines.append(highlighted(excerpt(paper.summary, phrases, excerpt_chars), phrases))
     lines.append((Span("Why: "), Span(why_text(item.why, paper))))
-    extras: list[Span] = []
-    if paper.upvotes is not None:
-        extras.append(Span(f"▲ {paper.upvotes} upvotes"))
-    if paper.github_url:
-        extras.append(Span("code", link=paper.github_url))
-    if not paper.id.startswith("sample-"):
-        extras.append(Span("pdf", link=f"https://arxiv.org/pdf/{paper.id}"))
-    if extras:
-        joined: list[Span] = []
-        for span in extras:
-            joined += [Span(" · "), span] if joined else [span]
-        lines.append(tuple(joined))
+    upvotes = (Span(f"▲ {paper.upvotes} upvotes"),) if paper.upvotes is not None else ()
+    for line in (joined([code_part(paper), project_part(paper)]),
+                 joined([upvotes, links_part(paper)])):
+        if line:
+            lines.append(line)
     return RichText(tuple(lines))
 
 
@@ -145,20 +154,28 @@ COMPACT_EXCERPT_CHARS = 160
 
 def compact_lines(number: int, item: AlertItem, detail_line: bool = True) -> tuple[Line, ...]:
     """One entry of a coalesced list: number, linked title, why; then (unless the list must
-    be short) authors and a short excerpt."""
+    be short) authors with the TL;DR (or a short excerpt), and the code repository.
+    A follow-up is one update line ("↻ Title — now has code: …")."""
     paper = item.paper
+    if item.kind != "alert":
+        return (follow_up_line(item.kind, paper, item.why, number),)
     phrases = [phrase for _, phrase in item.why]
     lines: list[Line] = [(Span(f"{number}. "), Span(paper.title, bold=True, link=paper.url),
                           Span(f" — {why_text(item.why, paper)}"))]
     if not detail_line:
         return tuple(lines)
     detail = authors_line(paper.authors)
-    if paper.summary:
+    lead = (Span(detail + ". ", italic=True),) if detail else ()
+    if paper.ai_summary.strip():
+        lines.append(lead + (Span(" ".join(paper.ai_summary.split())),))
+    elif paper.summary:
         text = excerpt(paper.summary, phrases, COMPACT_EXCERPT_CHARS)
-        lines.append(((Span(detail + ". ", italic=True),) if detail else ())
-                     + highlighted(text, phrases))
+        lines.append(lead + highlighted(text, phrases))
     elif detail:
         lines.append((Span(detail, italic=True),))
+    code = joined([code_part(paper), project_part(paper)])
+    if code:
+        lines.append(code)
     return tuple(lines)
 
 
@@ -221,12 +238,21 @@ def alert_messages(items: Sequence[AlertItem], limit: int, measure: Measure = pl
     authors and excerpts (title, link, why) when that makes it fewer messages."""
     if not items:
         return []
-    if len(items) == 1 and heading is None:
+    # alerts first, then the follow-ups about earlier alerts ("updates")
+    items = sorted(items, key=lambda item: item.kind != "alert")
+    updates = sum(item.kind != "alert" for item in items)
+    if len(items) == 1 and heading is None and not updates:
         body = alert_body(items[0])
         if measure(body) > limit:
             body = alert_body(items[0], excerpt_chars=EXCERPT_CHARS // 3)
-        return [Batch(OutMessage(fit(body, limit, measure), alert_buttons(items)), tuple(items))]
-    title = heading or f"{len(items)} new papers match your watches"
+        return [Batch(OutMessage(fit(body, limit, measure), alert_buttons(items),
+                                 image_url=items[0].paper.thumbnail_url), tuple(items))]
+    if heading is not None:
+        title = heading
+    elif updates:
+        title = "🔔 " + news_count(len(items) - updates, updates)
+    else:
+        title = f"{len(items)} new papers match your watches"
     batches = _listing(items, limit, measure, title, detail=True)
     if len(batches) > 1:
         short = _listing(items, limit, measure, title, detail=False)
@@ -257,9 +283,17 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def digest_heading(kind: str, count: int) -> str | None:
-    """The heading of a coalesced delivery; None for plain instant alerts."""
-    papers = plural(count, "new paper")
+def news_count(papers: int, updates: int = 0) -> str:
+    """'2 new papers', '2 new papers, 1 update', '1 update'."""
+    parts = ([plural(papers, "new paper")] if papers or not updates else []) + (
+        [plural(updates, "update")] if updates else [])
+    return ", ".join(parts)
+
+
+def digest_heading(kind: str, count: int, updates: int = 0) -> str | None:
+    """The heading of a coalesced delivery (`count` items, `updates` of them follow-ups);
+    None for plain instant alerts."""
+    papers = news_count(count - updates, updates)
     if kind == "away":
         return f"{papers} while you were away"
     if kind == "daily":
@@ -279,15 +313,19 @@ def _day_text(day: date) -> str:
 
 
 def trending_lines(number: int, paper: Paper, excerpt_chars: int) -> tuple[Line, ...]:
-    """One numbered entry: linked title, upvotes, arXiv/code links, a short excerpt."""
-    head: list[Span] = [Span(f"{number}. "), Span(paper.title, bold=True, link=paper.url),
-                        Span(f" — ▲ {paper.upvotes or 0}")]
-    if not paper.id.startswith("sample-"):
-        head += [Span(" · "), Span("arXiv", link=f"https://arxiv.org/abs/{paper.id}")]
-    if paper.github_url:
-        head += [Span(" · "), Span("code", link=paper.github_url)]
-    lines: list[Line] = [tuple(head)]
-    if excerpt_chars > 0 and paper.summary:
+    """One numbered entry: linked title, upvotes, organization, arXiv / PDF links, code
+    with stars, project page; then the TL;DR (or a short excerpt) unless space is short."""
+    head: Line = (Span(f"{number}. "), Span(paper.title, bold=True, link=paper.url),
+                  Span(f" — ▲ {paper.upvotes or 0}"))
+    org = (Span(paper.organization),) if paper.organization else ()
+    project = project_part(paper)
+    extra = joined([org, links_part(paper)[:3], code_part(paper, "code "),
+                    (Span("project", link=project[-1].link),) if project else ()])
+    head += ((Span(" · "),) + extra) if extra else ()
+    lines: list[Line] = [head]
+    if excerpt_chars > 0 and paper.ai_summary.strip():
+        lines.append((Span(" ".join(paper.ai_summary.split()), italic=True),))
+    elif excerpt_chars > 0 and paper.summary:
         lines.append((Span(excerpt(paper.summary, (), excerpt_chars), italic=True),))
     return tuple(lines)
 
@@ -308,7 +346,8 @@ def trending_post(papers: Sequence[Paper], day: date, limit: int,
         body = RichText(tuple(intro) + tuple(entries))
         if measure(body) <= limit:
             break
-    return OutMessage(fit(body, limit, measure), title=title)
+    return OutMessage(fit(body, limit, measure), title=title,
+                      image_url=papers[0].thumbnail_url if papers else None)
 
 
 def no_trending_note(day: date) -> OutMessage:

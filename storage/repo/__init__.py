@@ -22,6 +22,7 @@ from storage.repo.chats import (
     set_muted_until,
 )
 from storage.repo.daily_posts import (
+    channel_post_settings,
     claim_daily_post,
     daily_post_targets,
     daily_posts_of,
@@ -33,6 +34,7 @@ from storage.repo.daily_posts import (
     stored_trending,
 )
 from storage.repo.deliveries import (
+    chat_for_delivery,
     claim_due,
     delivery_counts,
     enqueue_deliveries,
@@ -42,6 +44,7 @@ from storage.repo.deliveries import (
     mark_sent,
     next_due_at,
     oldest_pending,
+    papers_for_delivery,
     queue_stats,
     release,
 )
@@ -82,6 +85,8 @@ __all__ = [
     "add_watch",
     "all_source_states",
     "alerted_papers",
+    "channel_post_settings",
+    "chat_for_delivery",
     "chat_ref",
     "chat_settings",
     "claim_daily_post",
@@ -114,6 +119,7 @@ __all__ = [
     "oldest_pending",
     "paper_from_row",
     "papers_by_id",
+    "papers_for_delivery",
     "prune_daily_posts",
     "queue_stats",
     "recent_papers",

@@ -12,23 +12,48 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.types import Paper
+from bot.types import ChannelPostSettings, DailyPostState, DeliveryChat, Paper
 from storage.models import (
     ChannelPost,
     Chat,
     DailyPost,
     PaperRow,
 )
+from storage.repo.deliveries import delivery_chat
 from storage.repo.dialect import upsert_insert
 from storage.repo.papers import paper_from_row
 
+# what /daily may set; the rest of a channel_posts row is bookkeeping
+SETTINGS = ("enabled", "post_time", "timezone", "top_n", "min_upvotes", "topic_query",
+            "post_empty_note", "weekdays", "disabled_reason")
 
-async def get_channel_post(session: AsyncSession, chat_id: int) -> ChannelPost | None:
-    return await session.get(ChannelPost, chat_id)
+
+def channel_post_settings(post: ChannelPost) -> ChannelPostSettings:
+    return ChannelPostSettings(
+        chat_id=post.chat_id, enabled=post.enabled, post_time=post.post_time,
+        timezone=post.timezone, top_n=post.top_n, min_upvotes=post.min_upvotes,
+        topic_query=post.topic_query, post_empty_note=post.post_empty_note,
+        weekdays=bool(post.weekdays), disabled_reason=post.disabled_reason)
+
+
+def daily_post_state(row: DailyPost) -> DailyPostState:
+    return DailyPostState(chat_id=row.chat_id, day=row.day, state=row.state,
+                          attempts=row.attempts, claimed_until=row.claimed_until,
+                          next_attempt_at=row.next_attempt_at, papers=row.papers,
+                          last_error=row.last_error)
+
+
+async def get_channel_post(session: AsyncSession, chat_id: int) -> ChannelPostSettings | None:
+    post = await session.get(ChannelPost, chat_id, populate_existing=True)
+    return channel_post_settings(post) if post is not None else None
 
 
 async def save_channel_post(session: AsyncSession, chat_id: int, now: datetime,
-                            **values: Any) -> ChannelPost:
+                            **values: Any) -> ChannelPostSettings:
+    """Create or change a chat's daily post; `values` are ChannelPostSettings fields."""
+    unknown = set(values) - set(SETTINGS)
+    if unknown:
+        raise TypeError(f"not a daily post setting: {', '.join(sorted(unknown))}")
     post = await session.get(ChannelPost, chat_id)
     if post is None:
         post = ChannelPost(chat_id=chat_id, updated_at=now)
@@ -37,33 +62,34 @@ async def save_channel_post(session: AsyncSession, chat_id: int, now: datetime,
         setattr(post, key, value)
     post.updated_at = now
     await session.flush()
-    return post
+    return channel_post_settings(post)
 
 
-async def daily_post_targets(session: AsyncSession,
-                             platforms: Sequence[str]) -> list[tuple[ChannelPost, Chat]]:
-    """Every enabled daily post of an active chat on one of these platforms."""
+async def daily_post_targets(session: AsyncSession, platforms: Sequence[str]
+                             ) -> list[tuple[ChannelPostSettings, DeliveryChat]]:
+    """Every enabled daily post of an active chat on one of these platforms: a channel's
+    or group's post, or a person's own subscription (their private chat or DM)."""
     rows = await session.execute(
         select(ChannelPost, Chat).join(Chat, Chat.id == ChannelPost.chat_id)
         .where(ChannelPost.enabled.is_(True), Chat.state == "active",
                Chat.platform.in_(platforms)).order_by(ChannelPost.chat_id))
-    return [(post, chat) for post, chat in rows]
+    return [(channel_post_settings(post), delivery_chat(chat)) for post, chat in rows]
 
 
 async def daily_posts_of(session: AsyncSession, keys: Iterable[tuple[int, date]]
-                         ) -> dict[tuple[int, date], DailyPost]:
+                         ) -> dict[tuple[int, date], DailyPostState]:
     keys = list(keys)
-    out: dict[tuple[int, date], DailyPost] = {}
+    out: dict[tuple[int, date], DailyPostState] = {}
     for start in range(0, len(keys), 400):
         chunk = keys[start:start + 400]
         rows = await session.scalars(select(DailyPost).where(or_(*(
             and_(DailyPost.chat_id == c, DailyPost.day == d) for c, d in chunk))))
-        out.update({(r.chat_id, r.day): r for r in rows})
+        out.update({(r.chat_id, r.day): daily_post_state(r) for r in rows})
     return out
 
 
 async def claim_daily_post(session: AsyncSession, chat_id: int, day: date, worker: str,
-                           now: datetime, lease_until: datetime) -> DailyPost | None:
+                           now: datetime, lease_until: datetime) -> DailyPostState | None:
     """Take the (chat, day) post: create its row, or take over one whose lease ran out or
     whose retry is due. None if it is done or someone else has it."""
     result = await session.execute(
@@ -81,9 +107,10 @@ async def claim_daily_post(session: AsyncSession, chat_id: int, day: date, worke
             .execution_options(synchronize_session=False))
         if taken.rowcount != 1:
             return None
-    return await session.scalar(
+    row = await session.scalar(
         select(DailyPost).where(DailyPost.chat_id == chat_id, DailyPost.day == day)
         .execution_options(populate_existing=True))
+    return daily_post_state(row) if row is not None else None
 
 
 async def finish_daily_post(session: AsyncSession, chat_id: int, day: date, state: str, *,

@@ -12,21 +12,51 @@ from typing import Any
 from sqlalchemy import and_, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.types import ChatRef, DeliveryChat, DeliveryItem, Paper
 from storage.models import (
     Chat,
     DailyPost,
     Delivery,
 )
 from storage.repo.dialect import upsert_insert
+from storage.repo.papers import paper_from_row, papers_by_id
+
+
+def delivery_item(row: Delivery) -> DeliveryItem:
+    return DeliveryItem(id=row.id, chat_id=row.chat_id, paper_id=row.paper_id,
+                        kind=row.kind or "alert", watch_ids=tuple(row.watch_ids or ()),
+                        why=tuple((str(f), str(p)) for f, p in row.why or ()),
+                        attempts=row.attempts, created_at=row.created_at)
+
+
+def delivery_chat(chat: Chat) -> DeliveryChat:
+    return DeliveryChat(
+        id=chat.id, ref=ChatRef(chat.platform, chat.external_id, chat.kind),
+        state=chat.state, mode=chat.mode, digest_time=chat.digest_time,
+        digest_day=chat.digest_day, timezone=chat.timezone, quiet_start=chat.quiet_start,
+        quiet_end=chat.quiet_end, muted_until=chat.muted_until, hold_until=chat.hold_until,
+        recent_sends=tuple(sorted(datetime.fromisoformat(t) for t in chat.recent_sends or ())))
+
+
+async def chat_for_delivery(session: AsyncSession, chat_id: int) -> DeliveryChat | None:
+    """The chat as the outbox sees it (where, state, delivery settings); None if gone."""
+    chat = await session.get(Chat, chat_id, populate_existing=True)
+    return delivery_chat(chat) if chat is not None else None
+
+
+async def papers_for_delivery(session: AsyncSession, ids: Sequence[str]) -> dict[str, Paper]:
+    """The papers of some outbox rows, by id (a paper deleted meanwhile is left out)."""
+    return {pid: paper_from_row(row) for pid, row in (await papers_by_id(session, ids)).items()}
 
 
 async def enqueue_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert outbox rows; a (chat, paper) pair that already exists is left alone."""
+    """Insert outbox rows (kind "alert" unless a row says otherwise); a (chat, paper, kind)
+    that already exists is left alone."""
     inserted = 0
     for start in range(0, len(rows), 500):
-        chunk = rows[start:start + 500]
+        chunk = [{"kind": "alert", **row} for row in rows[start:start + 500]]
         result = await session.execute(
-            upsert_insert(session, Delivery).values(list(chunk))
+            upsert_insert(session, Delivery).values(chunk)
             .on_conflict_do_nothing(index_elements=["chat_id", "paper_id", "kind"])
             .returning(Delivery.id))
         inserted += len(result.all())
@@ -49,7 +79,7 @@ async def _serialize_claims(session: AsyncSession) -> None:
 
 
 async def claim_due(session: AsyncSession, worker: str, now: datetime, lease_until: datetime,
-                    max_chats: int, platforms: Sequence[str]) -> list[Delivery]:
+                    max_chats: int, platforms: Sequence[str]) -> list[DeliveryItem]:
     """Claim every due delivery of up to `max_chats` chats, the chats with the oldest due
     row first. A chat's rows are claimed together (they go out as one message), and chats
     locked by another worker are skipped, so workers never share a chat or a row.
@@ -81,7 +111,7 @@ async def claim_due(session: AsyncSession, worker: str, now: datetime, lease_unt
         select(Delivery).where(Delivery.id.in_(ids), Delivery.claimed_by == worker,
                                Delivery.claimed_until == lease_until)
         .order_by(Delivery.chat_id, Delivery.id))
-    return list(rows)
+    return [delivery_item(r) for r in rows]
 
 
 async def mark_sent(session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
@@ -141,8 +171,6 @@ async def delivery_counts(session: AsyncSession, chat_id: int | None = None) -> 
 async def next_due_at(session: AsyncSession) -> datetime | None:
     return await session.scalar(
         select(func.min(Delivery.next_attempt_at)).where(Delivery.state == "pending"))
-
-
 
 
 async def queue_stats(session: AsyncSession, now: datetime) -> dict[str, Any]:
