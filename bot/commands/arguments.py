@@ -67,10 +67,11 @@ _TIME_LIKE = re.compile(r"^[0-9]+:[0-9]+$")
 
 def parse_daily(words: list[str], default_tz: str = "UTC",
                 parse_topic: Callable[[str], Query] = parse) -> dict[str, object]:
-    """'[HH:MM] [TZ] [top N] [min N] [topic query...]' -> channel post settings."""
+    """'[HH:MM] [TZ] [top N] [min N] [empty note|skip] [weekdays] [topic query...]' ->
+    daily post settings (every day unless `weekdays`)."""
     settings: dict[str, object] = {"post_time": "09:00", "timezone": default_tz, "top_n": 10,
                                    "min_upvotes": 0, "topic_query": None,
-                                   "post_empty_note": False}
+                                   "post_empty_note": False, "weekdays": False}
     rest = list(words)
     if rest and _TIME.match(rest[0]):
         hour, minute = _TIME.match(rest.pop(0)).groups()  # type: ignore[union-attr]
@@ -85,7 +86,12 @@ def parse_daily(words: list[str], default_tz: str = "UTC",
         if found is None:
             raise ValueError(f"unknown time zone “{name[:40]}” (use e.g. Europe/Berlin)")
         settings["timezone"] = found
-    while len(rest) >= 2 and rest[0].lower() in ("top", "min", "empty"):
+    while rest and (rest[0].lower() == "weekdays"
+                    or len(rest) >= 2 and rest[0].lower() in ("top", "min", "empty")):
+        if rest[0].lower() == "weekdays":  # like the Hugging Face email: no weekends
+            rest.pop(0)
+            settings["weekdays"] = True
+            continue
         key, value = rest.pop(0).lower(), rest.pop(0)
         if key == "empty":
             if value.lower() not in ("note", "skip"):

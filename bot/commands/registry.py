@@ -54,7 +54,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
                 argument_help="on, off, or a kind and on/off: code off", admin=True),
     CommandSpec("status", "Your pending and failed alerts, and the sources' health", "/status"),
     CommandSpec("daily", "Daily trending post here: /daily on 09:00 Europe/Paris top 10",
-                "/daily on [HH:MM] [TZ] [top N] [min UPVOTES] [empty note|skip] [topic] | off",
+                ("/daily on [HH:MM] [TZ] [top N] [min UPVOTES] [empty note|skip] [weekdays] [topic]"
+                 " | off"),
                 argument="settings", argument_help="on 09:00 UTC top 10 min 5 diffusion | off",
                 admin=True, personal=False),
     CommandSpec("export", "A BibTeX file of your last 30 days' alerts; /export watches",

@@ -21,6 +21,10 @@ def _at_least(min_upvotes: object) -> str:
     return f", at least {plural(min_upvotes, 'upvote')}"
 
 
+def _days(weekdays: bool) -> str:
+    return ", Monday to Friday" if weekdays else ""
+
+
 class StatusCommands:
     """The handlers that report on a chat and set up its daily post."""
 
@@ -94,8 +98,9 @@ class StatusCommands:
         self.ctx.notify_daily()
         topic = f", topic “{settings['topic_query']}”" if settings["topic_query"] else ""
         empty = "; on days without papers, a short note" if settings["post_empty_note"] else ""
+        days = _days(bool(settings["weekdays"]))
         return Reply.text(f"✓ Daily trending post at {settings['post_time']} "
-                          f"{settings['timezone']}: top {settings['top_n']}"
+                          f"{settings['timezone']}{days}: top {settings['top_n']}"
                           f"{_at_least(settings['min_upvotes'])}{topic}{empty}.")
 
     async def _show_daily(self, incoming: Incoming) -> Reply:
@@ -108,5 +113,6 @@ class StatusCommands:
         empty = "; on days without papers, a short note" if post.post_empty_note else ""
         problem = (f" It is paused: {post.disabled_reason}. /daily on resumes it."
                    if post.disabled_reason and chat and chat.state != "active" else "")
-        return Reply.text(f"Daily post at {post.post_time} {post.timezone}: top {post.top_n}"
+        return Reply.text(f"Daily post at {post.post_time} {post.timezone}"
+                          f"{_days(post.weekdays)}: top {post.top_n}"
                           f"{_at_least(post.min_upvotes)}{topic}{empty}.{problem}")
