@@ -2,22 +2,26 @@
 
 Each input line is one message from the console user (platform "console", one fixed chat
 id, so every `paperwatch console` run shares its watches through the database). Replies and
-alerts are written as plain text; links are shown after their text. Tests drive the bot
-through this adapter: `await console.push("/watch diffusion")` returns the reply text.
+alerts are written as plain text; links are shown after their text. A reply's files are
+written into the current directory (or the one given) and announced as "Saved FILE";
+`/import PATH` hands that file to the command. Tests drive the bot through this adapter:
+`await console.push("/watch diffusion")` returns the reply text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import mimetypes
 import os
 import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from pathlib import Path
 from typing import TextIO
 
-from bot.types import Button, ChatRef, Incoming, OutMessage, Reply, RichText
+from bot.types import Attachment, Button, ChatRef, Incoming, OutMessage, Reply, RichText
 
 CONSOLE_CHAT = ChatRef("console", "console", "user")
 CONSOLE_BANNER = ("paperwatch console — one chat on this database. /help lists the commands, "
@@ -28,6 +32,7 @@ CONSOLE_HELP = {
     "/ingest": "/ingest PATH — read papers from a JSON or JSON Lines file",
     "/quit": "/quit — leave (also Ctrl-D or Ctrl-C)",
 }
+MAX_IMPORT_BYTES = 64 * 1024  # the same bound as on the chat platforms
 BAD_BYTES = "That line is not valid {encoding} text; nothing was changed. Type it again."
 _END = object()  # the reader's "end of input"
 
@@ -53,13 +58,26 @@ class ConsoleAdapter:
     def __init__(self, dispatch: Dispatch, out: TextIO | None = None,
                  extra_commands: Mapping[str, ExtraCommand] | None = None,
                  after_line: Callable[[], Awaitable[None]] | None = None,
-                 banner: str | None = None) -> None:
+                 banner: str | None = None, files_dir: str | Path | None = None) -> None:
         self.dispatch = dispatch
+        self.files_dir = Path(files_dir) if files_dir is not None else None  # None: cwd
         self.banner = banner
         self.out = out or sys.stdout
         self.extra_commands = dict(extra_commands or {})
         self.after_line = after_line
         self.sent: list[OutMessage] = []  # every alert this adapter delivered, in order
+
+    # --- the adapter protocol: nothing to connect, always healthy -----------------------
+
+    async def start(self, receive: bool = True) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    @property
+    def connected(self) -> bool:
+        return True
 
     def measure(self, text: RichText) -> int:
         return len(render_plain(text))
@@ -84,18 +102,64 @@ class ConsoleAdapter:
         extra = self.extra_commands.get(name.lower())
         if extra is not None:
             text = await extra(arg.strip())
+        elif name.lower() == "/import" and arg.strip():
+            text = await self._import(arg.strip())
         else:
             reply = await self.dispatch(Incoming(chat=CONSOLE_CHAT, text=line, user_id="console",
                                                  user_name="you"))
-            text = render_plain(reply.body)
-            if reply.buttons:
-                text += "\n" + render_buttons(reply.buttons)
+            text = self._reply_text(reply)
             if name.lower() == "/help" and not arg.strip():
                 text += "\n" + self._console_help()
         self._write(text)
         if self.after_line is not None:
             await self.after_line()
         return text
+
+    def _reply_text(self, reply: Reply) -> str:
+        text = render_plain(reply.body)
+        if reply.buttons:
+            text += "\n" + render_buttons(reply.buttons)
+        for attachment in reply.attachments:
+            text += "\n" + self._save(attachment)
+        return text
+
+    def _save(self, attachment: Attachment) -> str:
+        """Write a reply's file (never over an existing one); say where it went."""
+        folder = self.files_dir or Path.cwd()
+        name = Path(attachment.filename).name or "file"  # no directories from the core
+        path = folder / name
+        stem, suffix = path.stem, path.suffix
+        number = 1
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            while True:
+                try:
+                    with open(path, "xb") as fh:
+                        fh.write(attachment.data)
+                    break
+                except FileExistsError:
+                    number += 1
+                    path = folder / f"{stem}-{number}{suffix}"
+        except OSError as exc:
+            return f"Could not save {name}: {exc.strerror or exc}"
+        return f"Saved {path}"
+
+    async def _import(self, arg: str) -> str:
+        """/import PATH: the file's content goes to the command as its attachment."""
+        path = Path(arg).expanduser()
+        try:
+            size = path.stat().st_size
+            if size > MAX_IMPORT_BYTES:
+                return (f"{path} is over {MAX_IMPORT_BYTES // 1024} KB; a watch list is one "
+                        "query a line and much smaller. Nothing was imported.")
+            data = path.read_bytes()
+        except OSError as exc:
+            return f"Can't read {path}: {exc.strerror or exc}"
+        mime = mimetypes.guess_type(path.name)[0] or "text/plain"
+        reply = await self.dispatch(Incoming(
+            chat=CONSOLE_CHAT, text="/import", user_id="console", user_name="you",
+            attachment=Attachment(path.name, data, mime)))
+        return self._reply_text(reply)
 
     def _console_help(self) -> str:
         names = [*self.extra_commands, "/quit"]

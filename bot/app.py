@@ -19,8 +19,9 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from adapters.console import CONSOLE_BANNER, ConsoleAdapter
+from bot.adapter import Adapter
 from bot.commands.handlers import Commands
-from bot.config import Config
+from bot.config import ROLES, Config
 from bot.delivery.daily import DailyPoster, TrendingFetch, stored_trending_fetch
 from bot.delivery.outbox import DeliveryWorker
 from bot.delivery.pacing import Pacers
@@ -31,14 +32,11 @@ from bot.ops.metrics import Metrics
 from bot.sources.hf_daily import fetch_trending
 from bot.sources.http import FetchError
 from bot.sources.paper_file import load_papers
-from bot.types import Paper, Sender
+from bot.types import Paper
 from bot.watching.watchset import WatchSet
 from storage import db
 
 log = logging.getLogger(__name__)
-
-
-ROLES = ("all", "gateway", "worker", "scheduler")
 
 
 def utcnow() -> datetime:
@@ -59,7 +57,7 @@ class App:
     def __init__(self, config: Config, clock: Callable[[], datetime] = utcnow) -> None:
         self.config = config
         self.clock = clock
-        self.senders: dict[str, Sender] = {}
+        self.senders: dict[str, Adapter] = {}  # every running platform, by name
         self.watches = WatchSet()
         self.metrics = Metrics()
 
@@ -113,7 +111,7 @@ class App:
     async def __aexit__(self, *_exc: object) -> None:
         await self.engine.dispose()
 
-    def add_sender(self, sender: Sender) -> None:
+    def add_sender(self, sender: Adapter) -> None:
         self.senders[sender.platform] = sender
 
     async def ingest_file(self, path: str | Path) -> str:
@@ -174,9 +172,9 @@ class App:
         return HealthServer(self.sessions, self.metrics, self.senders, self.clock,
                             listen=http.listen, port=http.port)
 
-    def _platform_adapters(self) -> list:
+    def _platform_adapters(self) -> list[Adapter]:
         """The enabled chat platforms (their libraries are imported only when enabled)."""
-        adapters: list = []
+        adapters: list[Adapter] = []
         if self.config.telegram.enabled:
             from adapters.telegram_bot import TelegramAdapter
 
@@ -206,7 +204,7 @@ class App:
         by claimed rows), "all" does everything."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-        started = []
+        started: list[Adapter] = []
         tasks: list[asyncio.Task] = []
         health = self.health_server() if self.config.http.enabled else None
         try:

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot.adapter import Adapter
 from bot.ops.metrics import Metrics
 from storage import repo
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 class HealthServer:
     def __init__(self, sessions: async_sessionmaker, metrics: Metrics,
-                 adapters: Mapping[str, Any], clock: Callable[[], datetime],
+                 adapters: Mapping[str, Adapter], clock: Callable[[], datetime],
                  listen: str = "127.0.0.1", port: int = 8080) -> None:
         self.sessions = sessions
         self.metrics = metrics
@@ -68,7 +69,7 @@ class HealthServer:
             body["database"] = f"error: {exc.__class__.__name__}"
             healthy = False
         for name, adapter in self.adapters.items():
-            connected = bool(getattr(adapter, "connected", True))
+            connected = adapter.connected
             body["adapters"][name] = "connected" if connected else "disconnected"
             healthy = healthy and connected
         body["status"] = "ok" if healthy else "unhealthy"
