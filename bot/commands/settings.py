@@ -76,7 +76,7 @@ class SettingsCommands:
         async with self.ctx.sessions.begin() as session:
             chat = await self.ctx.chat(session, incoming.chat)
             await repo.save_chat_settings(session, chat.id, **values)
-        chat = replace(chat, **values)
+        chat = replace(chat, **values)  # type: ignore[arg-type]  # parse_mode's fields
         self.ctx.notify()
         if chat.mode == "instant":
             return Reply.text("✓ Alerts are sent as soon as papers match (at most "

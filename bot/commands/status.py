@@ -38,8 +38,10 @@ class StatusCommands:
             counts = await repo.delivery_counts(session, chat.id) if chat else {}
             watches = await repo.active_watches(session, chat.id) if chat else []
             sources = await repo.all_source_states(session)
-            failure = await repo.last_failure(session, chat.id) if counts.get("failed") else None
-            oldest = await repo.oldest_pending(session, chat.id) if counts.get("pending") else None
+            failure = (await repo.last_failure(session, chat.id)
+                       if chat and counts.get("failed") else None)
+            oldest = (await repo.oldest_pending(session, chat.id)
+                      if chat and counts.get("pending") else None)
         lines: list[str | Span] = [
             Span("Status", bold=True),
             f"Watches: {len(watches)}. Alerts sent: {counts.get('sent', 0)}, "

@@ -81,11 +81,11 @@ class TransferCommands:
             if not parsed.errors and not too_long:
                 return Reply.text("That file holds no watches (one query a line). "
                                   + HOW_TO_IMPORT, ok=False)
-            lines = _refused_lines(refused + _lines_of(data, too_long))
+            named = _refused_lines(refused + _lines_of(data, too_long))
             reasons = [e[:200] for e in parsed.errors[:3]]
             if too_long:
                 reasons.append(f"queries are at most {self.ctx.query_limit} characters")
-            return Reply.text(f"Nothing was imported: no line of the file is a watch.{lines}",
+            return Reply.text(f"Nothing was imported: no line of the file is a watch.{named}",
                               *reasons, ok=False)
         async with self.ctx.sessions.begin() as session:
             chat = await self.ctx.chat(session, incoming.chat)
