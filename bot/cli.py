@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paperwatch",
                                      description="Research-paper alerts in your chats.")
     sub = parser.add_subparsers(dest="command", required=True)
+    parser.set_defaults(uses_config=True)
 
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--config", metavar="FILE", help="TOML configuration file")
@@ -46,20 +48,28 @@ def _parser() -> argparse.ArgumentParser:
     run = with_config(sub.add_parser("run", help="run the bot: every enabled adapter and source"))
     run.add_argument("--role", choices=ROLES, default=None,
                      help="the part of the work this process does (default: run.role, 'all')")
-    sub.add_parser("demo", help="console chat with bundled sample papers on a throwaway DB")
-    with_config(sub.add_parser("console", help="console chat on the configured database"))
+    run.set_defaults(func=_cmd_run)
+    demo = sub.add_parser("demo", help="console chat with bundled sample papers on a throwaway DB")
+    demo.set_defaults(func=_cmd_demo, uses_config=False)
+    console = with_config(sub.add_parser("console", help="console chat on the configured database"))
+    console.set_defaults(func=_cmd_console)
     ingest = with_config(sub.add_parser("ingest", help="ingest papers from JSON / JSON Lines"))
     ingest.add_argument("file", metavar="FILE")
+    ingest.set_defaults(func=_cmd_ingest)
     dbp = sub.add_parser("db", help="database maintenance")
     dbsub = dbp.add_subparsers(dest="db_command", required=True)
-    with_config(dbsub.add_parser("upgrade", help="apply Alembic migrations"))
+    upgrade = with_config(dbsub.add_parser("upgrade", help="apply Alembic migrations"))
+    upgrade.set_defaults(func=_cmd_upgrade)
     check = with_config(sub.add_parser("check-config",
                                        help="validate the configuration and connect"))
     check.add_argument("--online", action="store_true",
                        help="also ask the enabled platforms whether they accept the tokens")
-    with_config(sub.add_parser("status", help="the delivery queue and daily posts, now"))
+    check.set_defaults(func=_cmd_check)
+    status = with_config(sub.add_parser("status", help="the delivery queue and daily posts, now"))
+    status.set_defaults(func=_cmd_status)
     backfill = with_config(sub.add_parser(
         "backfill", help="fetch a source's history over a date range and store it"))
+    backfill.set_defaults(func=_cmd_backfill)
     backfill.add_argument("--source", required=True, choices=SOURCES)
     backfill.add_argument("--since", required=True, type=_date, metavar="YYYY-MM-DD")
     backfill.add_argument("--until", type=_date, metavar="YYYY-MM-DD",
@@ -304,22 +314,46 @@ def _secrets(cfg: Config) -> list[str]:
             str(password) if password else ""]
 
 
-def _command(args: argparse.Namespace, cfg: Config) -> int:
-    if args.command == "console":
-        asyncio.run(_console(cfg))
-    elif args.command == "ingest":
-        return asyncio.run(_ingest(cfg, args.file))
-    elif args.command == "run":
-        require_tokens(cfg)
-        asyncio.run(_run(cfg, args.role or cfg.run.role))
-    elif args.command == "db":
-        asyncio.run(_upgrade(cfg))
-    elif args.command == "check-config":
-        return asyncio.run(_check(cfg, online=args.online))
-    elif args.command == "backfill":
-        return asyncio.run(_backfill(cfg, args))
-    elif args.command == "status":
-        asyncio.run(_status(cfg))
+# --- one function per subcommand (set_defaults(func=...)): the exit status -------------
+
+Subcommand = Callable[[argparse.Namespace, Config], int]
+
+
+def _cmd_demo(_args: argparse.Namespace, _cfg: Config) -> int:
+    asyncio.run(_demo())
+    return 0
+
+
+def _cmd_console(_args: argparse.Namespace, cfg: Config) -> int:
+    asyncio.run(_console(cfg))
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
+    return asyncio.run(_ingest(cfg, args.file))
+
+
+def _cmd_run(args: argparse.Namespace, cfg: Config) -> int:
+    require_tokens(cfg)
+    asyncio.run(_run(cfg, args.role or cfg.run.role))
+    return 0
+
+
+def _cmd_upgrade(_args: argparse.Namespace, cfg: Config) -> int:
+    asyncio.run(_upgrade(cfg))
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace, cfg: Config) -> int:
+    return asyncio.run(_check(cfg, online=args.online))
+
+
+def _cmd_backfill(args: argparse.Namespace, cfg: Config) -> int:
+    return asyncio.run(_backfill(cfg, args))
+
+
+def _cmd_status(_args: argparse.Namespace, cfg: Config) -> int:
+    asyncio.run(_status(cfg))
     return 0
 
 
@@ -327,17 +361,17 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging("text", "WARNING")
     cfg: Config | None = None
+    func: Subcommand = args.func
     try:
-        if args.command == "demo":
-            asyncio.run(_demo())
-            return 0
+        if not args.uses_config:
+            return func(args, Config())
         cfg = _config(args)
         secrets = _secrets(cfg)
         install_scrubbing(secrets)
         configure_logging(cfg.logging.format,
                           cfg.logging.level if args.command == "run" else "WARNING",
                           secrets=secrets)
-        return _command(args, cfg)
+        return func(args, cfg)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
