@@ -21,7 +21,7 @@ from bot.delivery.details import (
     tldr_line,
 )
 from bot.types import Button, Line, OutMessage, Paper, RichText, Span
-from bot.watching.matching import find_spans
+from bot.watching.highlight import find_spans
 
 Measure = Callable[[RichText], int]
 

@@ -20,7 +20,7 @@ plain dicts keyed by integers, in pure Python.
 - MatchHit objects are immutable: those made for a watch are reused while its terms are the
   same (bounded cache), and the cyclic garbage collector is paused while hits are made.
 
-Matching rules (the same in `match_query` and `find_spans`): words compare after
+Matching rules (the same here and in `bot.watching.highlight.find_spans`): words compare after
 normalization (bot.watching.text); a word matches its singular and plural; a text word may be two
 query words joined ("reranking" for "re ranking") and two adjacent text words may be one
 query word joined ("re ranking" or "re-ranking" for "reranking"); a trailing * word matches
@@ -32,11 +32,11 @@ import gc
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 
 from bot.types import MatchHit, Paper
+from bot.watching.highlight import author_has
 from bot.watching.query import And, Category, Node, Not, Phrase, Query, to_nnf
-from bot.watching.text import normalize_words, related_forms, same_word, word_spans
+from bot.watching.text import normalize_words, related_forms
 
 _TITLE, _ABSTRACT, _KEYWORDS = 1, 2, 4
 _FIELD_NAMES = ((_TITLE, "title"), (_ABSTRACT, "abstract"), (_KEYWORDS, "keywords"))
@@ -816,60 +816,7 @@ def explain(node: Compiled, truth: dict[int, Terms | None]) -> list | None:
     return out if is_and or any_true else None
 
 
-def author_has(name_words: list[str], words: tuple[str, ...], prefix: bool) -> bool:
-    """The query words appear in order (not necessarily adjacent) in one author's name."""
-    j = 0
-    last = len(words) - 1
-    for token in name_words:
-        word = words[j]
-        if token == word or (prefix and j == last and token.startswith(word)):
-            j += 1
-            if j > last:
-                return True
-    return False
-
-
-# --- one query at a time: the /watch preview and highlighting -------------------------
-
-
-def phrase_ends(tokens: list[str], words: tuple[str, ...],
-                prefix: bool) -> Iterator[tuple[int, int]]:
-    """(start, end) token ranges where the phrase occurs, under the matching rules."""
-    n, m = len(tokens), len(words)
-
-    def ends(i: int, j: int) -> Iterator[int]:
-        if j == m:
-            yield i
-            return
-        if i >= n:
-            return
-        word = words[j]
-        has_next = i + 1 < n
-        if prefix and j == m - 1:
-            if tokens[i].startswith(word):
-                yield i + 1
-            if has_next and (tokens[i] + tokens[i + 1]).startswith(word):
-                yield i + 2
-            return
-        if same_word(tokens[i], word):
-            yield from ends(i + 1, j + 1)
-        if has_next and same_word(tokens[i] + tokens[i + 1], word):
-            yield from ends(i + 2, j + 1)
-        # Two query words joined, unless the second is the prefix word.
-        joinable = j + 1 < m and not (prefix and j + 1 == m - 1)
-        if joinable and same_word(tokens[i], word + words[j + 1]):
-            yield from ends(i + 1, j + 2)
-
-    for start in range(n):
-        for end in ends(start, 0):
-            yield start, end
-
-
-@lru_cache(maxsize=8)
-def _index_of(query: Query) -> WatchIndex:
-    index = WatchIndex(hit_cache=0)
-    index.add(0, query)
-    return index
+# --- one query at a time: the /watch preview and daily topics -----------------------
 
 
 def matching_papers(query: Query, papers: Iterable[Paper]) -> list[Paper]:
@@ -877,40 +824,3 @@ def matching_papers(query: Query, papers: Iterable[Paper]) -> list[Paper]:
     index = WatchIndex(hit_cache=0)
     index.add(0, query)
     return [paper for paper in papers if index._match(paper)]
-
-
-def match_query(query: Query, paper: Paper) -> MatchHit | None:
-    """Match one query alone: the engine with just this watch, kept for the next call (a
-    shared index: on the event loop only; a worker thread uses `matching_papers`)."""
-    hits = _index_of(query)._match(paper)
-    return hits[0] if hits else None
-
-
-def find_spans(text: str, phrases: Iterable[str]) -> list[tuple[int, int]]:
-    """Character ranges of `text` where any phrase matches, sorted and non-overlapping.
-
-    Phrases are written as in a query ("federated learning", "quantiz*"); the renderer
-    passes MatchHit.words() to bold the matched words.
-    """
-    spans = word_spans(text)
-    tokens = [word for word, _, _ in spans]
-    ranges: list[tuple[int, int]] = []
-    for phrase in phrases:
-        stripped = phrase.strip()
-        prefix = stripped.endswith("*")
-        words = tuple(normalize_words(stripped))
-        if not words:
-            continue
-        shortest: dict[int, int] = {}  # "Jürgen’s" also reads as the plural "jurgens"
-        for start, end in phrase_ends(tokens, words, prefix):
-            shortest[start] = min(end, shortest.get(start, end))
-        ranges += [(spans[start][1], spans[end - 1][2]) for start, end in shortest.items()]
-    ranges.sort()
-    merged: list[tuple[int, int]] = []
-    for start, end in ranges:
-        if merged and start <= merged[-1][1]:
-            if end > merged[-1][1]:
-                merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged

@@ -168,11 +168,6 @@ async def delivery_counts(session: AsyncSession, chat_id: int | None = None) -> 
     return {state: n for state, n in (await session.execute(stmt)).all()}
 
 
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    return await session.scalar(
-        select(func.min(Delivery.next_attempt_at)).where(Delivery.state == "pending"))
-
-
 async def queue_stats(session: AsyncSession, now: datetime) -> dict[str, Any]:
     """What `paperwatch status` shows: the outbox by platform and state, what is due,
     claimed, held and why, recent failures and refusing chats."""
