@@ -2,7 +2,8 @@
 
 The core gets a chat as a frozen `ChatSettings` (`get_chat`, `ensure_chat`) and changes it
 by id (`save_chat_settings`, `set_muted_until`, `set_chat_state`). `find_chat` and
-`get_or_create_chat` still return the ORM row for callers not yet converted.
+`get_or_create_chat` still return the ORM row (tests read it; `get_chat` and `ensure_chat`
+are built on them).
 None of these functions commits: the caller owns the transaction.
 """
 
@@ -85,14 +86,9 @@ async def set_chat_state(session: AsyncSession, chat_id: int, state: str,
         update(Chat).where(Chat.id == chat_id).values(state=state, state_reason=reason))
 
 
-async def set_muted_until(session: AsyncSession, chat: int | Chat,
-                          until: datetime | None) -> None:
+async def set_muted_until(session: AsyncSession, chat_id: int, until: datetime | None) -> None:
     """Mute until a time (None: not muted); waiting alerts keep their planned time."""
-    if isinstance(chat, Chat):
-        chat.muted_until = until
-        await session.flush()
-        return
-    await session.execute(update(Chat).where(Chat.id == chat).values(muted_until=until))
+    await session.execute(update(Chat).where(Chat.id == chat_id).values(muted_until=until))
 
 
 async def move_chat(session: AsyncSession, ref: ChatRef, new_external_id: str) -> None:
@@ -144,18 +140,12 @@ async def end_away(session: AsyncSession, chat_id: int, muted_until: datetime) -
                           .values(muted_until=None))
 
 
-async def save_chat_settings(session: AsyncSession, chat: int | Chat, **values: Any) -> None:
-    """Change delivery preferences (of the chat with this id, or of an ORM row); the worker
-    re-plans the chat's waiting alerts. `followups` may be given as a sequence of kinds."""
-    if "followups" in values and not isinstance(values["followups"], str):
-        values["followups"] = ",".join(k for k in FOLLOWUP_KINDS if k in values["followups"])
-    if isinstance(chat, Chat):
-        for key, value in values.items():
-            setattr(chat, key, value)
-        chat.hold_until = None
-        await session.flush()
-        return
+async def save_chat_settings(session: AsyncSession, chat_id: int, **values: Any) -> None:
+    """Change a chat's delivery preferences (SETTINGS); the worker re-plans its waiting
+    alerts. `followups` may be given as a sequence of kinds."""
     unknown = set(values) - SETTINGS
     if unknown:
         raise ValueError(f"not a chat setting: {', '.join(sorted(unknown))}")
-    await session.execute(update(Chat).where(Chat.id == chat).values(**values, hold_until=None))
+    if "followups" in values and not isinstance(values["followups"], str):
+        values["followups"] = ",".join(k for k in FOLLOWUP_KINDS if k in values["followups"])
+    await session.execute(update(Chat).where(Chat.id == chat_id).values(**values, hold_until=None))
