@@ -104,8 +104,8 @@ async def claim_daily_post(session: AsyncSession, chat_id: int, day: date, worke
                 and_(DailyPost.state == "claimed", DailyPost.claimed_until < now),
                 and_(DailyPost.state == "retry", DailyPost.next_attempt_at <= now)))
             .values(state="claimed", claimed_by=worker, claimed_until=lease_until)
-            .execution_options(synchronize_session=False))
-        if taken.rowcount != 1:
+            .returning(DailyPost.day).execution_options(synchronize_session=False))
+        if taken.first() is None:
             return None
     row = await session.scalar(
         select(DailyPost).where(DailyPost.chat_id == chat_id, DailyPost.day == day)
