@@ -43,6 +43,7 @@ class Added:
     same: list[tuple[Query, WatchInfo]] = field(default_factory=list)
     over_limit: list[Query] = field(default_factory=list)  # the chat had too many watches
     total: int = 0  # the chat's active watches afterwards
+    chat_id: int = 0
 
 
 class WatchCommands:
@@ -56,7 +57,7 @@ class WatchCommands:
         """Store the queries the chat does not watch yet, up to its watch limit. Once the
         transaction is committed, `index()` puts them in the live watch index."""
         current = await repo.active_watches(session, chat.id)
-        done = Added()
+        done = Added(chat_id=chat.id)
         for query in queries:
             same = find_same(current, query)
             if same is not None:
@@ -74,7 +75,7 @@ class WatchCommands:
 
     def index(self, done: Added) -> None:
         for watch, query in zip(done.added, done.queries, strict=True):
-            self.ctx.watches.add(watch.id, query)
+            self.ctx.watches.add(watch.id, query, done.chat_id)
 
     async def watch(self, incoming: Incoming, arg: str) -> Reply:
         if not arg:
