@@ -59,10 +59,10 @@ async def test_weekdays_skips_the_weekend(app, clock):
     sender = ScriptedSender(platform="telegram")
     app.add_sender(sender)
     clock.now = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)  # a Friday
-    await subscribe(app, TELEGRAM_PRIVATE, "on 09:00 UTC top 2")
-    async with app.sessions.begin() as session:
+    await subscribe(app, TELEGRAM_PRIVATE, "on 09:00 UTC top 2 weekdays")
+    async with app.sessions() as session:
         chat = await repo.find_chat(session, TELEGRAM_PRIVATE)
-        saved = await repo.save_channel_post(session, chat.id, clock(), weekdays=True)
+        saved = await repo.get_channel_post(session, chat.id)
     assert isinstance(saved, ChannelPostSettings) and saved.weekdays and saved.top_n == 2
     daily = poster(app)
     clock.now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
