@@ -70,8 +70,6 @@ class App:
             await self.engine.dispose()
             raise
         self.sessions = db.session_factory(self.engine)
-        async with self.sessions() as session:
-            await self.watches.refresh(session, self.clock())
         # one set of pacers per process: alerts and daily posts share the platform limits
         self.pacers = Pacers(self.config.delivery.pacing, wall=self.clock)
         self.delivery = DeliveryWorker(self.sessions, self.senders, self.clock,

@@ -65,11 +65,15 @@ async def test_no_duplicates_no_backfill_and_versions_fold(console, tmp_path):
     newer = write_jsonl(tmp_path / "b.jsonl", [paper_item("2601.00010v2", "A graph neural network v2")])
     out = await console.push(f"/ingest {newer}")
     assert "0 new, 1 updated" in out
-    assert len(console.sent) == 1
+    # not a second alert: one follow-up, since v2 changed the title (issue 16)
+    assert len(console.sent) == 2
+    assert "A graph neural network v2" in console.sent[1].body.plain()
+    await console.push(f"/ingest {newer}")
+    assert len(console.sent) == 2
     # a watch added after the paper was ingested does not alert on it
     await console.push("/watch graph")
     await console.push(f"/ingest {first}")
-    assert len(console.sent) == 1
+    assert len(console.sent) == 2
 
 
 async def test_two_watches_hitting_one_paper_make_one_delivery(console, tmp_path):

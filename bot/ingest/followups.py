@@ -31,7 +31,10 @@ def _words(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def follow_up_kinds(before: Paper, after: Paper, rules: FollowUpRules = FollowUpRules()
+_DEFAULT_RULES = FollowUpRules()
+
+
+def follow_up_kinds(before: Paper, after: Paper, rules: FollowUpRules = _DEFAULT_RULES
                     ) -> list[str]:
     """The follow-up kinds this sighting triggers, in KINDS order."""
     kinds = []

@@ -84,11 +84,14 @@ def refresh_paper_row(row: PaperRow, paper: Paper, now: datetime) -> bool:
 
 
 async def insert_new_papers(session: AsyncSession, papers: Sequence[Paper],
-                            now: datetime) -> set[str]:
-    """Insert papers not stored yet; return the ids this call inserted (race-safe)."""
+                            now: datetime, fanout_pending: bool = False) -> set[str]:
+    """Insert papers not stored yet; return the ids this call inserted (race-safe).
+
+    fanout_pending marks them as still to be matched and fanned out (crash-safe ingest)."""
     inserted: set[str] = set()
     for start in range(0, len(papers), 200):
-        values = [{c: getattr(row, c) for c in _PAPER_COLUMNS}
+        values = [{**{c: getattr(row, c) for c in _PAPER_COLUMNS},
+                   "fanout_pending": fanout_pending}
                   for row in (new_paper_row(p, now) for p in papers[start:start + 200])]
         result = await session.execute(
             upsert_insert(session, PaperRow).values(values)

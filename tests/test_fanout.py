@@ -1,0 +1,151 @@
+"""The fan-out at scale (issue 14): bounded steps, crash-safe, off the event loop.
+
+- A `paperwatch ingest` process SIGKILLed in the middle of a fan-out, then run again: every
+  (chat, paper) delivery exists exactly once, the same set an uninterrupted run makes.
+- A `/watch` sent while a large ingest runs is answered before the ingest ends.
+- A refresh that changes what matters queues one follow-up per alerted chat, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, insert, select, update
+
+from bot.types import ChatRef, Incoming
+from storage import db
+from storage.models import Chat, Delivery, PaperRow, Watch
+from tests.helpers import paper_item, write_jsonl
+
+WORDS = [f"topic{n}" for n in range(200)]
+CHATS = 1_000
+WATCHES_PER_CHAT = 4
+PAPERS = 250  # five fan-out steps of 50 papers, about 80,000 deliveries
+
+
+def _papers(seed: int = 5) -> list[dict]:
+    rnd = random.Random(seed)
+    return [paper_item(f"2611.{n:05d}", " ".join(rnd.sample(WORDS, 6)),
+                       " ".join(rnd.sample(WORDS, 12))) for n in range(PAPERS)]
+
+
+async def _fill_watches(url: str) -> None:
+    engine = db.create_engine(url)
+    await db.upgrade(engine)
+    rnd = random.Random(9)
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        await conn.execute(insert(Chat), [
+            {"id": c, "platform": "telegram", "external_id": str(c), "kind": "user",
+             "state": "active", "created_at": now} for c in range(1, CHATS + 1)])
+        await conn.execute(insert(Watch), [
+            {"chat_id": c, "number": k + 1, "query": " ".join(rnd.sample(WORDS, 1)),
+             "created_at": now, "hit_count": 0}
+            for c in range(1, CHATS + 1) for k in range(WATCHES_PER_CHAT)])
+        if engine.dialect.name == "postgresql":  # chat ids were given: move the sequence on
+            await conn.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('chats', 'id'), (SELECT max(id) FROM chats))")
+    await engine.dispose()
+
+
+async def _deliveries(url: str) -> tuple[int, set[tuple[int, str]], int]:
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(Delivery.chat_id, Delivery.paper_id))).all()
+            pending = (await conn.execute(select(func.count()).where(
+                PaperRow.fanout_pending.is_(True)))).scalar_one()
+        return len(rows), {(c, p) for c, p in rows}, pending
+    finally:
+        await engine.dispose()
+
+
+def _config(path: Path, url: str) -> Path:
+    path.write_text(f'[database]\nurl = "{url}"\n[sources.hf]\nenabled = false\n'
+                    '[logging]\nlevel = "WARNING"\n')
+    return path
+
+
+async def _ingest_process(config: Path, papers: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "ingest", str(papers), "--config", str(config),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+async def test_a_fan_out_killed_midway_finishes_once_after_a_restart(db_url, tmp_path):
+    papers = write_jsonl(tmp_path / "papers.jsonl", _papers())
+    # the reference: the same watches and papers, uninterrupted, on a database of its own
+    reference_url = f"sqlite+aiosqlite:///{tmp_path / 'reference.db'}"
+    await _fill_watches(reference_url)
+    process = await _ingest_process(_config(tmp_path / "ref.toml", reference_url), papers)
+    assert await process.wait() == 0, (await process.stderr.read()).decode()
+    _, expected, _ = await _deliveries(reference_url)
+    assert len(expected) > 40_000
+
+    await _fill_watches(db_url)
+    config = _config(tmp_path / "pw.toml", db_url)
+    process = await _ingest_process(config, papers)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # kill once part of the fan-out is written
+        count, _, pending = await _deliveries(db_url)
+        if count > 0 and pending > 0:
+            break
+        await asyncio.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    await process.wait()
+    count, _, pending = await _deliveries(db_url)
+    assert 0 < count < len(expected) and pending > 0, "the kill did not land mid fan-out"
+
+    process = await _ingest_process(config, papers)  # the same file again: nothing is new
+    assert await process.wait() == 0, (await process.stderr.read()).decode()
+    count, got, pending = await _deliveries(db_url)
+    assert pending == 0
+    assert count == len(got) == len(expected) and got == expected
+
+
+async def test_a_watch_during_a_large_ingest_is_answered_before_it_ends(app, tmp_path):
+    await _fill_watches(app.config.database.url)
+    papers = write_jsonl(tmp_path / "papers.jsonl", _papers())
+    ingest = asyncio.create_task(app.ingest_file(papers))
+    await asyncio.sleep(0.3)  # the ingest is under way
+    assert not ingest.done()
+    reply = await app.commands.dispatch(Incoming(ChatRef("console", "probe"), "/watch probe"))
+    assert "Watching" in reply.body.plain()
+    assert not ingest.done(), "the /watch waited for the whole ingest"
+    assert "new" in await ingest
+
+
+async def test_a_refresh_that_brings_code_makes_one_follow_up_per_alerted_chat(app, console,
+                                                                               tmp_path):
+    await console.push("/watch graph neural network")
+    first = write_jsonl(tmp_path / "a.jsonl", [
+        paper_item("2601.00030", "A graph neural network", upvotes=3),
+        paper_item("2601.00031", "Unrelated paper", upvotes=3)])
+    await console.push(f"/ingest {first}")
+    assert len(console.sent) == 1
+    async with app.sessions.begin() as session:
+        await session.execute(update(Delivery).values(state="sent"))
+    with_code = write_jsonl(tmp_path / "b.jsonl", [
+        paper_item("2601.00030", "A graph neural network", upvotes=80,
+                   githubRepo="https://github.com/example/gnn"),
+        paper_item("2601.00031", "Unrelated paper", upvotes=90,
+                   githubRepo="https://github.com/example/other")])
+    await console.push(f"/ingest {with_code}")
+    async with app.sessions() as session:
+        kinds = sorted((await session.execute(
+            select(Delivery.paper_id, Delivery.kind).where(Delivery.kind != "alert"))).all())
+    # code and trending for the alerted paper; nothing for the paper nobody was alerted about
+    assert kinds == [("2601.00030", "code"), ("2601.00030", "trending")]
+    await console.push(f"/ingest {with_code}")  # a later refresh: nothing new
+    async with app.sessions() as session:
+        again = (await session.execute(select(func.count()).where(
+            Delivery.kind != "alert"))).scalar_one()
+    assert again == 2
