@@ -140,7 +140,7 @@ async def measure(label: str, url: str | None, watches: list[tuple[int, str]],
         cfg = replace(cfg, database=replace(cfg.database, url=db_url),
                       sources=replace(cfg.sources, hf=replace(cfg.sources.hf, enabled=False)))
         async with App(cfg) as app:
-            await app.pipeline.ingest([], source="bench", alert=True)  # loads the watch index
+            await app.load_watches()
             gc.collect()
             probe, stop = Probe(), asyncio.Event()
             tasks = [asyncio.create_task(probe.loop_lateness(stop)),

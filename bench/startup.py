@@ -2,7 +2,8 @@
 
 Fills a fresh SQLite file (or the PostgreSQL URL given) with N watches from N/5 chats,
 using phrases drawn from the bundled sample abstracts, then times `App` opening: migrations
-check, loading every watch as plain rows, parsing and indexing them. Baseline in the same
+check, loading every watch as plain rows in pages, parsing and indexing them in a worker
+thread (the matching role's start). Baseline in the same
 run: the same rows loaded as ORM objects (what a naive loader does), on a sample.
 
     python -m bench.startup --watches 1000000
@@ -85,6 +86,7 @@ async def main(n: int) -> None:
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         start = time.perf_counter()
         async with App(cfg) as app:
+            await app.load_watches()  # what the matching role does when it starts
             ready = time.perf_counter() - start
             indexed = len(app.watches)
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -26,9 +26,11 @@ from bot.delivery.daily import DailyPoster, TrendingFetch, stored_trending_fetch
 from bot.delivery.outbox import DeliveryWorker
 from bot.delivery.pacing import Pacers
 from bot.delivery.render import plural
+from bot.ingest.followups import FollowUpRules
 from bot.ingest.pipeline import Pipeline
 from bot.ops.health import HealthServer
 from bot.ops.metrics import Metrics
+from bot.ops.retention import run_retention
 from bot.sources.hf_daily import fetch_trending
 from bot.sources.http import FetchError
 from bot.sources.paper_file import load_papers
@@ -79,7 +81,9 @@ class App:
                                  config=self.config.delivery, pacers=self.pacers,
                                  fetch=self._trending_fetch())
         self.pipeline = Pipeline(self.sessions, self.watches, self.clock,
-                                 on_enqueued=self.delivery.notify, metrics=self.metrics)
+                                 on_enqueued=self.delivery.notify, metrics=self.metrics,
+                                 followups=FollowUpRules(upvotes=self.config.followups.upvotes,
+                                                         stars=self.config.followups.stars))
         self.commands = Commands(self.sessions, self.watches, self.clock, self.config.limits,
                                  on_deliverable=self.delivery.notify,
                                  delivery=self.config.delivery,
@@ -105,6 +109,11 @@ class App:
                             day, exc)
                 return await stored(day)
         return fetch
+
+    async def load_watches(self) -> None:
+        """Load and index every stored watch (only the roles that match need it)."""
+        async with self.sessions() as session:
+            await self.watches.refresh(session, self.clock())
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.engine.dispose()
@@ -218,14 +227,44 @@ class App:
             if role in ("all", "worker"):
                 tasks.append(asyncio.create_task(self.delivery.run(stop)))
             if role in ("all", "scheduler"):
+                # only the matching role holds the watch index; it also finishes any
+                # fan-out a crash left half done (in the background: start at once)
+                tasks.append(asyncio.create_task(self._start_matching(), name="matching"))
                 tasks += self._scheduled_jobs(stop)
+                tasks.append(asyncio.create_task(run_retention(
+                    self.sessions, self.clock, self.config.delivery.keep_days, stop),
+                    name="retention"))
             log.info("paperwatch running: role=%s platforms=%s", role,
                      ",".join(self.senders) or "none")
             await stop.wait()
         finally:
             stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for adapter in reversed(started):  # after the worker: in-flight sends finish
-                await adapter.stop()
-            if health is not None:
-                await health.stop()
+            await self._stop_within(self.config.run.stop_seconds, tasks, started, health)
+
+    async def _start_matching(self) -> None:
+        await self.load_watches()
+        await self.pipeline.resume()
+
+    async def _stop_within(self, seconds: float, tasks: list[asyncio.Task],
+                           started: list[Adapter], health: HealthServer | None) -> None:
+        """Stop everything within `seconds` even if a platform, source or the database
+        hangs: tasks get most of the time to finish what they hold (rows not finished are
+        released by their lease), then are cancelled; each adapter gets what is left."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        _, late = await asyncio.wait(tasks, timeout=seconds * 0.6) if tasks else (set(), set())
+        for task in late:
+            log.warning("stop: %s did not finish in time; cancelled", task.get_name())
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=1.0)
+        closers = [adapter.stop() for adapter in reversed(started)]  # after the worker
+        if health is not None:
+            closers.append(health.stop())
+        for closer in closers:
+            remaining = max(0.1, deadline - asyncio.get_running_loop().time())
+            try:
+                await asyncio.wait_for(closer, remaining)
+            except TimeoutError:
+                log.warning("stop: a platform did not close within %.0f s; leaving it", seconds)
+            except Exception:
+                log.exception("stop: closing failed")

@@ -139,8 +139,13 @@ async def _ingest(cfg: Config, path: str) -> int:
 async def _run(cfg: Config, role: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    def on_signal() -> None:
+        if stop.is_set():  # a second signal: exit at once (committed work is safe)
+            os._exit(130)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     async with App(cfg) as app:
         await app.run(stop, role=role)
 

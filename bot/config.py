@@ -134,6 +134,7 @@ class DeliveryConfig:
     max_messages_per_hour: int = 20  # per chat; the rest waits and goes out coalesced
     daily_check_seconds: float = 300.0  # the daily-post loop re-reads the settings this often
     daily_retry_seconds: float = 300.0  # a daily post that failed is retried after this
+    keep_days: int = 30  # sent and failed deliveries older than this are pruned
     pacing: PacingConfig = field(default_factory=PacingConfig)
 
 
@@ -153,6 +154,13 @@ class LoggingConfig:
 @dataclass(frozen=True)
 class RunConfig:
     role: Role = "all"
+    stop_seconds: float = 10.0  # after SIGINT/SIGTERM everything stops within this
+
+
+@dataclass(frozen=True)
+class FollowUpsConfig:
+    upvotes: int = 50  # a paper alerted about "starts trending" when HF upvotes cross this
+    stars: int = 100  # and "gets code" when a repository appears or its stars cross this
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,7 @@ class Config:
     http: HttpServerConfig = field(default_factory=HttpServerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    followups: FollowUpsConfig = field(default_factory=FollowUpsConfig)
 
 
 _ENV_ONLY = {"token", "webhook_secret"}

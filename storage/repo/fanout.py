@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.types import Paper
@@ -144,3 +144,13 @@ async def alerted_chats(session: AsyncSession, paper_ids: Iterable[str]
             kinds = frozenset(k for k in (wanted or "").split(",") if k)
             out.setdefault(paper_id, []).append((chat_id, kinds))
     return out
+
+
+async def prune_deliveries(session: AsyncSession, before: datetime, limit: int = 5_000) -> int:
+    """Delete up to `limit` sent or failed deliveries created before `before`; how many."""
+    old = (select(Delivery.id).where(Delivery.state.in_(("sent", "failed")),
+                                     Delivery.created_at < before).limit(limit))
+    ids = list(await session.scalars(old))
+    if ids:
+        await session.execute(delete(Delivery).where(Delivery.id.in_(ids)))
+    return len(ids)
