@@ -22,9 +22,10 @@ import pytest
 
 from adapters.discord_bot import MAX_IMPORT_BYTES, DiscordAdapter
 from bot.config import DiscordConfig
-from bot.types import Attachment, ChatRef, Incoming, OutMessage, Reply, RichText
+from bot.types import Attachment, ChatRef, OutMessage, RichText
 from storage import repo
 from tests.fakes.discord_api import MANAGE_GUILD, MEMBER, FakeDiscord, Posted, guild, user
+from tests.helpers import FileCommands
 
 WAIT = 10.0  # an upper bound on any one wait, never a timing assertion
 GUILD = 500000000000000001
@@ -33,26 +34,6 @@ ANN = user(300000000000000001, "ann")
 ANN_ID = int(ANN["id"])
 
 
-class FileCommands:
-    """The real command layer, with /export and /import answered here while their handlers
-    are being written: /export returns a Reply with a file, /import records what came in."""
-
-    def __init__(self, real: object) -> None:
-        self.real = real
-        self.specs = real.specs  # type: ignore[attr-defined]
-        self.imports: list[Incoming] = []
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.real, name)
-
-    async def dispatch(self, incoming: Incoming) -> Reply:
-        if incoming.text.startswith("/export"):
-            return Reply(RichText.of("Your watches, one query a line."), ephemeral=True,
-                         attachments=(Attachment("watches.txt", b"diffusion\nvideo\n"),))
-        if incoming.text.startswith("/import"):
-            self.imports.append(incoming)
-            return Reply.text("Imported.", ephemeral=True)
-        return await self.real.dispatch(incoming)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -82,7 +63,7 @@ async def bot(app, fake, tmp_path) -> AsyncIterator[DiscordAdapter]:
 
 @pytest.fixture
 async def files(app, fake, tmp_path) -> AsyncIterator[FileCommands]:
-    commands = FileCommands(app.commands)
+    commands = FileCommands(app.commands, ephemeral=True)
     adapter = await started(commands, fake, tmp_path)
     yield commands
     await asyncio.wait_for(adapter.stop(), WAIT)

@@ -22,33 +22,14 @@ import pytest
 
 from adapters.telegram_bot import MAX_IMPORT_BYTES, TelegramAdapter
 from bot.config import TelegramConfig
-from bot.types import Attachment, ChatRef, Incoming, OutMessage, Reply, RichText
+from bot.types import Attachment, ChatRef, OutMessage, RichText
 from tests.fakes.telegram_api import FakeTelegramAPI, chat, user
+from tests.helpers import FileCommands
 
 WAIT = 10.0  # an upper bound on any one wait, never a timing assertion
 SLOW = 1.5  # seconds Telegram takes to answer the slow chat's admin check
 
 
-class FileCommands:
-    """The real command layer, with /export and /import answered here while their handlers
-    are being written: /export returns a Reply with a file, /import records what came in."""
-
-    def __init__(self, real: object) -> None:
-        self.real = real
-        self.specs = real.specs  # type: ignore[attr-defined]
-        self.imports: list[Incoming] = []
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.real, name)
-
-    async def dispatch(self, incoming: Incoming) -> Reply:
-        if incoming.text.startswith("/export"):
-            return Reply(RichText.of("Your watches, one query a line."),
-                         attachments=(Attachment("watches.txt", b"diffusion\nvideo\n"),))
-        if incoming.text.startswith("/import"):
-            self.imports.append(incoming)
-            return Reply.text("Imported.")
-        return await self.real.dispatch(incoming)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -82,7 +63,7 @@ async def telegram(app, fake) -> AsyncIterator[TelegramAdapter]:
 
 @pytest.fixture
 async def files(app, fake) -> AsyncIterator[tuple[TelegramAdapter, FileCommands]]:
-    commands = FileCommands(app.commands)
+    commands = FileCommands(app.commands, ephemeral=False)
     adapter = await started(TelegramAdapter(tg_config(fake), commands,  # type: ignore[arg-type]
                                             poll_timeout=5))
     yield adapter, commands
