@@ -303,16 +303,19 @@ class WatchIndex:
             watchers = self._group_watchers
             for group in candidates:
                 query = queries[group]
+                assert isinstance(query, tuple)  # a group is a boolean query
+                found_terms: list | None
                 if query[0] == _ANY:  # triggered by one of its leaves, so true
-                    terms = []
+                    found_terms = []
                     for leaf in query[1:]:
                         present = truth[leaf]
                         if present is not None:
-                            terms += present
+                            found_terms += present
                 else:
-                    terms = explain(query, truth)
-                if terms is not None:
-                    terms = tuple(dict.fromkeys(terms)) if len(terms) > 1 else tuple(terms)
+                    found_terms = explain(query, truth)
+                if found_terms is not None:
+                    terms = (tuple(dict.fromkeys(found_terms)) if len(found_terms) > 1
+                             else tuple(found_terms))
                     self._hits(~group, watchers[group], terms, hits)
         return hits
 
@@ -465,10 +468,10 @@ class WatchIndex:
 
     def _compile(self, node: Node) -> Compiled:
         """NNF tree -> leaf ids and tuples, acquiring every leaf."""
-        kind = node.__class__
-        if kind is Phrase or kind is Category:
+        if isinstance(node, Phrase | Category):
             return self._acquire_leaf(node)
-        if kind is Not:
+        if isinstance(node, Not):
+            assert isinstance(node.child, Phrase | Category)  # NNF: NOT only over a leaf
             return ~self._acquire_leaf(node.child)
         children = tuple(self._compile(child) for child in node.children)
         if isinstance(node, And):
@@ -659,7 +662,7 @@ class WatchIndex:
                     self._hits(leaf, watchers, terms, hits)
                 triggered = trigger_get(leaf)
                 if triggered is not None:
-                    if triggered.__class__ is int:
+                    if isinstance(triggered, int):
                         candidates.add(triggered)
                     else:
                         candidates.update(triggered)
@@ -672,7 +675,7 @@ class WatchIndex:
             self._hits(leaf, watchers, terms, hits)
         triggered = self._trigger.get(leaf)
         if triggered is not None:
-            if triggered.__class__ is int:
+            if isinstance(triggered, int):
                 candidates.add(triggered)
             else:
                 candidates.update(triggered)
@@ -688,7 +691,7 @@ class WatchIndex:
         if cached is not None and cached[0] == terms:
             hits.extend(cached[1])
             return
-        if watchers.__class__ is int:
+        if isinstance(watchers, int):
             made = [MatchHit(watchers, terms)]
         else:
             made = [MatchHit(w, terms) for w in watchers]
@@ -760,9 +763,10 @@ def _triggers(node: Compiled, cost: Callable[[int], float]) -> tuple[float, list
     if node[0] == _AND:  # any one required child is enough: take the rarest
         present = [o for o in options if o is not None]
         return min(present, key=lambda o: o[0]) if present else None
-    if any(o is None for o in options):
+    present = [o for o in options if o is not None]
+    if len(present) < len(options):
         return None
-    return (sum(o[0] for o in options), [leaf for o in options for leaf in o[1]])
+    return (sum(o[0] for o in present), [leaf for o in present for leaf in o[1]])
 
 
 class _Truth(dict):
@@ -788,7 +792,7 @@ class _Truth(dict):
 def explain(node: Compiled, truth: dict[int, Terms | None]) -> list | None:
     """None if the compiled query is false; else the terms of the present positive leaves
     in the parts that make it true (AND: all children; OR: every true child)."""
-    if node.__class__ is int:
+    if isinstance(node, int):
         if node >= 0:
             terms = truth[node]
             return None if terms is None else list(terms)
@@ -797,13 +801,13 @@ def explain(node: Compiled, truth: dict[int, Terms | None]) -> list | None:
     out: list = []
     any_true = False
     for child in node[1:]:
-        if child.__class__ is int:
+        if isinstance(child, int):
             present = truth[child if child >= 0 else ~child]
             if (present is None) == (child >= 0):  # this child is false
                 if is_and:
                     return None
                 continue
-            if child >= 0:
+            if present is not None:  # a true positive child (a true negated one adds none)
                 out.extend(present)
         else:
             result = explain(child, truth)
