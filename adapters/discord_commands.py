@@ -22,7 +22,7 @@ import hashlib
 import json
 import re
 import zoneinfo
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from functools import cache
 from typing import Any, Literal, Protocol
 
@@ -130,7 +130,7 @@ def timezone_choices(typed: str) -> list[app_commands.Choice[str]]:
 # --- generated commands -------------------------------------------------------------
 
 
-def _callback(spec: CommandSpec, handlers: Handlers) -> Callable[..., Awaitable[None]]:
+def _callback(spec: CommandSpec, handlers: Handlers) -> Callable[..., Coroutine[Any, Any, None]]:
     """A callback with no option, a required or an optional string option named `value`
     (renamed to the spec's argument name in Discord)."""
     if spec.argument is None:
@@ -140,7 +140,7 @@ def _callback(spec: CommandSpec, handlers: Handlers) -> Callable[..., Awaitable[
     if spec.argument_required:
         async def required(interaction: discord.Interaction, value: str) -> None:
             await handlers.run_command(interaction, spec, value)
-        callback: Callable[..., Awaitable[None]] = required
+        callback: Callable[..., Coroutine[Any, Any, None]] = required
     else:
         async def optional(interaction: discord.Interaction, value: str | None = None) -> None:
             await handlers.run_command(interaction, spec, value)
@@ -150,7 +150,8 @@ def _callback(spec: CommandSpec, handlers: Handlers) -> Callable[..., Awaitable[
 
 
 def personal_command(spec: CommandSpec, handlers: Handlers) -> app_commands.Command:
-    command = app_commands.Command(name=spec.name, description=short(spec.summary, 100),
+    command: app_commands.Command[Any, ..., None] = app_commands.Command(
+                                   name=spec.name, description=short(spec.summary, 100),
                                    callback=_callback(spec, handlers),
                                    allowed_contexts=PERSONAL_CONTEXTS,
                                    allowed_installs=GUILD_INSTALL)
@@ -190,7 +191,7 @@ def daily_command(spec: CommandSpec, handlers: Handlers) -> app_commands.Command
     async def daily(interaction: discord.Interaction,
                     action: Literal["on", "off"] | None = None,
                     channel: app_commands.Transform[app_commands.AppCommandChannel,
-                                                    PostChannel] = None,
+                                                    PostChannel] | None = None,
                     time: str | None = None,
                     timezone: str | None = None,
                     top: app_commands.Range[int, 1, 25] | None = None,
@@ -200,7 +201,8 @@ def daily_command(spec: CommandSpec, handlers: Handlers) -> app_commands.Command
                                timezone, top, min_upvotes, topic)
         await handlers.run_daily(interaction, options)
 
-    command = app_commands.Command(name=spec.name, description=DAILY_DESCRIPTION,
+    command: app_commands.Command[Any, ..., None] = app_commands.Command(
+                                   name=spec.name, description=DAILY_DESCRIPTION,
                                    callback=daily, allowed_contexts=DAILY_CONTEXTS,
                                    allowed_installs=DAILY_INSTALLS)
 

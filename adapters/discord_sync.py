@@ -49,7 +49,7 @@ async def sync_commands(client: discord.Client, tree: app_commands.CommandTree,
     guilds (instant, for development) or else globally. Returns the targets synced."""
     state = load_state(state_path)
     synced: list[str] = []
-    guilds = [discord.Object(id=g) for g in guild_ids]
+    guilds: list[discord.Object | None] = [discord.Object(id=g) for g in guild_ids]
     for guild in guilds or [None]:
         if guild is not None:
             tree.copy_global_to(guild=guild)

@@ -18,7 +18,7 @@ from typing import TextIO
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from adapters.console import CONSOLE_BANNER, ConsoleAdapter
+from adapters.console import CONSOLE_BANNER, ConsoleAdapter, ExtraCommand
 from bot.adapter import Adapter
 from bot.commands.handlers import Commands
 from bot.config import ROLES, Config
@@ -140,14 +140,17 @@ class App:
 
     def console(self, out: TextIO | None = None, demo: bool = False) -> ConsoleAdapter:
         """A console chat on this app; deliveries are flushed after every line."""
-        extra = {"/ingest": self._console_ingest}
+        extra: dict[str, ExtraCommand] = {"/ingest": self._console_ingest}
         if demo:
             extra["/publish"] = self._publish_sample
         console = ConsoleAdapter(self.commands.dispatch, out=out, extra_commands=extra,
-                                 after_line=self.flush_deliveries,
+                                 after_line=self._flush_after_line,
                                  banner=None if demo else CONSOLE_BANNER)
         self.add_sender(console)
         return console
+
+    async def _flush_after_line(self) -> None:
+        await self.flush_deliveries()
 
     async def _console_ingest(self, arg: str) -> str:
         if not arg:
