@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -165,8 +166,8 @@ class Pipeline:
         for start in range(0, len(papers), FANOUT_PAPERS):
             chunk = papers[start:start + FANOUT_PAPERS]
             batches = await self.watches.off_loop(
-                lambda index, chunk=chunk: plan_fan_out(index, chunk, self.watches.chat_of,
-                                                        inactive, WRITE_ROWS))
+                partial(plan_fan_out, papers=chunk, chat_of=self.watches.chat_of,
+                        inactive=inactive, batch_rows=WRITE_ROWS))
             for batch in batches:
                 async with self.sessions.begin() as session:
                     written += await fanout.write_deliveries(session, batch.rows, now)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.types import Paper
@@ -60,7 +61,7 @@ async def write_deliveries(session: AsyncSession, rows: Sequence[DeliveryRow],
         return 0
     if session.get_bind().dialect.name == "postgresql":
         return await _copy_deliveries(session, rows, now)
-    table = Delivery.__table__
+    table = cast(Table, Delivery.__table__)
     values = [{"chat_id": c, "paper_id": p, "kind": k, "watch_ids": w, "why": y,
                "state": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
               for c, p, k, w, y in rows]
@@ -107,9 +108,10 @@ async def add_hit_counts(session: AsyncSession, counts: dict[int, int]) -> None:
             "FROM unnest($1::int[], $2::int[]) AS v(id, n) WHERE watches.id = v.id",
             list(counts), list(counts.values()))
         return
+    watches = cast(Table, Watch.__table__)
     await session.execute(
-        update(Watch.__table__).where(Watch.__table__.c.id == bindparam("wid"))
-        .values(hit_count=Watch.__table__.c.hit_count + bindparam("n")),
+        update(watches).where(watches.c.id == bindparam("wid"))
+        .values(hit_count=watches.c.hit_count + bindparam("n")),
         [{"wid": wid, "n": n} for wid, n in counts.items()])
 
 

@@ -6,9 +6,9 @@ None of these functions commits: the caller owns the transaction.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -55,7 +55,7 @@ async def claim_source_cycle(session: AsyncSession, name: str, now: datetime,
                or_(SourceState.last_attempt_at.is_(None),
                    SourceState.last_attempt_at <= now - min_gap))
         .values(last_attempt_at=now).execution_options(synchronize_session=False))
-    return result.rowcount == 1
+    return cast(CursorResult[Any], result).rowcount == 1
 
 
 async def all_source_states(session: AsyncSession) -> list[SourceState]:
