@@ -6,6 +6,10 @@
 - "revised": a newer arXiv version changed the title or the abstract.
 Each kind fires once per paper because it compares across the threshold (before below,
 after at or above); the outbox's unique (chat, paper, kind) keeps it once per person.
+
+`follow_ups(before, after, rules)` gives the same kinds with the notes the delivery row
+keeps in `why` for the message to say: for "revised", `[["changed", "title"], ["changed",
+"abstract"]]` (what changed), read back by `bot.delivery.details.follow_up_text`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,25 @@ def _words(text: str) -> str:
 
 
 _DEFAULT_RULES = FollowUpRules()
+
+
+Notes = list[list[str]]  # a delivery row's `why`: [["changed", "title"], ...]
+FollowUp = tuple[str, Notes]  # (kind, notes)
+
+
+def follow_ups(before: Paper, after: Paper, rules: FollowUpRules = _DEFAULT_RULES
+               ) -> list[FollowUp]:
+    """(kind, notes) of each follow-up this sighting triggers, in KINDS order."""
+    out: list[FollowUp] = []
+    for kind in follow_up_kinds(before, after, rules):
+        notes: Notes = []
+        if kind == "revised":
+            notes = [["changed", what] for what, old, new in
+                     (("title", before.title, after.title),
+                      ("abstract", before.summary, after.summary))
+                     if _words(old) != _words(new)]
+        out.append((kind, notes))
+    return out
 
 
 def follow_up_kinds(before: Paper, after: Paper, rules: FollowUpRules = _DEFAULT_RULES

@@ -28,7 +28,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.ingest.fanout import Row, plan_fan_out
-from bot.ingest.followups import FollowUpRules, follow_up_kinds
+from bot.ingest.followups import FollowUp, FollowUpRules, follow_ups
 from bot.ops.metrics import Metrics
 from bot.sources.clean import clean_papers
 from bot.types import Paper
@@ -126,7 +126,7 @@ class Pipeline:
         now = self.clock()
         async with self.sessions.begin() as session:
             existing = await repo.papers_by_id(session, [p.id for p in papers + updates])
-            changes: list[tuple[str, list[str]]] = []
+            changes: list[tuple[str, list[FollowUp]]] = []
             updated = 0
             for paper in papers + updates:
                 row = existing.get(paper.id)
@@ -135,7 +135,7 @@ class Pipeline:
                 before = repo.paper_from_row(row)
                 if repo.refresh_paper_row(row, paper, now):
                     updated += 1
-                    kinds = follow_up_kinds(before, repo.paper_from_row(row), self.followups)
+                    kinds = follow_ups(before, repo.paper_from_row(row), self.followups)
                     if kinds:
                         changes.append((paper.id, kinds))
             followups = await self._queue_follow_ups(session, changes, now) if changes else 0
@@ -145,13 +145,13 @@ class Pipeline:
         return IngestResult(new=len(new_papers), updated=updated, deliveries=followups,
                             new_papers=new_papers)
 
-    async def _queue_follow_ups(self, session, changes: list[tuple[str, list[str]]],
+    async def _queue_follow_ups(self, session, changes: list[tuple[str, list[FollowUp]]],
                                 now: datetime) -> int:
         alerted = await fanout.alerted_chats(session, [paper_id for paper_id, _ in changes])
-        rows: list[Row] = [(chat_id, paper_id, kind, [], [])
+        rows: list[Row] = [(chat_id, paper_id, kind, [], notes)
                            for paper_id, kinds in changes
                            for chat_id, wanted in alerted.get(paper_id, [])
-                           for kind in kinds if kind in wanted]
+                           for kind, notes in kinds if kind in wanted]
         return await fanout.write_deliveries(session, rows, now)
 
     async def _fan_out(self, papers: Sequence[Paper]) -> int:
