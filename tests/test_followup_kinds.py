@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.ingest.followups import FollowUpRules, follow_up_kinds
+from bot.ingest.followups import FollowUpRules, follow_up_kinds, follow_ups
 from bot.types import Paper
 
 BASE = Paper(id="2508.13426", title="A title", summary="An abstract.", version=1, upvotes=3)
@@ -35,3 +35,13 @@ def test_stars_count_only_once_the_repository_is_known_and_only_when_crossing():
     assert follow_up_kinds(starred, replace(starred, github_stars=400), RULES) == []
     trending = replace(BASE, upvotes=60)
     assert follow_up_kinds(trending, replace(trending, upvotes=90), RULES) == []
+
+
+@pytest.mark.parametrize(("change", "notes"), [
+    ({"title": "A better title"}, [["changed", "title"]]),
+    ({"summary": "A new abstract."}, [["changed", "abstract"]]),
+    ({"title": "New", "summary": "New."}, [["changed", "title"], ["changed", "abstract"]]),
+])
+def test_a_revision_notes_what_changed(change, notes):
+    after = replace(BASE, version=2, upvotes=60, **change)
+    assert follow_ups(BASE, after, RULES) == [("trending", []), ("revised", notes)]
