@@ -231,7 +231,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
         key = f"{prefix}{f.name}"
         raw = data[f.name]
         hint = hints[f.name]
-        if is_dataclass(hint):
+        if isinstance(hint, type) and is_dataclass(hint):
             if not isinstance(raw, dict):
                 raise ConfigError(f"{key}: expected a [{key}] table")
             values[f.name] = _build(hint, raw, f"{key}.")

@@ -46,8 +46,8 @@ class HealthServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.listen, self.port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1] if sockets else self.port
+        addresses = self._runner.addresses  # (host, port, ...) of every bound socket
+        self.port = addresses[0][1] if addresses else self.port
         log.info("health endpoint on http://%s:%d/healthz", self.listen, self.port)
         return self.port
 

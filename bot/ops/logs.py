@@ -132,15 +132,15 @@ class ScrubbingStream:
 
 
 def _unwrapped(stream: TextIO) -> TextIO:
-    return stream._stream if isinstance(stream, ScrubbingStream) else stream  # type: ignore[return-value]
+    return stream._stream if isinstance(stream, ScrubbingStream) else stream
 
 
 def install_scrubbing(secrets: Iterable[str]) -> Scrubber:
     """Scrub every secret from sys.stdout, sys.stderr and uncaught exceptions (the main
     thread's and other threads'); returns the scrubber for the log handler."""
     scrub = Scrubber(secrets)
-    sys.stdout = ScrubbingStream(_unwrapped(sys.stdout), scrub)  # type: ignore[assignment]
-    sys.stderr = ScrubbingStream(_unwrapped(sys.stderr), scrub)  # type: ignore[assignment]
+    sys.stdout = ScrubbingStream(_unwrapped(sys.stdout), scrub)
+    sys.stderr = ScrubbingStream(_unwrapped(sys.stderr), scrub)
 
     def excepthook(kind: type[BaseException], exc: BaseException,
                    tb: TracebackType | None) -> None:

@@ -194,14 +194,15 @@ def _raw_entry(elem: ET.Element) -> tuple[str, RawEntry]:
 def raw_entries(body: bytes) -> dict[str, list[RawEntry]]:
     """Every whole <item>/<entry> of the XML, keyed by guid/id (else link). A body that breaks
     off (truncated) keeps the entries before the break; a non-XML body gives none."""
-    parser = ET.XMLPullParser(events=("end",))
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("end",))
     found: dict[str, list[RawEntry]] = {}
     parser.feed(body)  # a parse error is queued as an event, not raised here
     with suppress(ET.ParseError):
         parser.close()
     try:
-        for _event, elem in parser.read_events():
-            if _local(elem.tag) in ("item", "entry"):
+        for event in parser.read_events():
+            elem = event[-1]  # ("end", element) for every event asked for
+            if isinstance(elem, ET.Element) and _local(elem.tag) in ("item", "entry"):
                 key, raw = _raw_entry(elem)
                 found.setdefault(key, []).append(raw)
                 elem.clear()
@@ -223,7 +224,7 @@ def _when(entry: Any, key: str) -> datetime | None:
         if entry.get(key):
             raise ItemError(f"{key} date {str(entry.get(key))[:40]!r} is unreadable")
         return None
-    value = datetime(*parsed[:6], tzinfo=UTC)
+    value = datetime(*parsed[:6]).replace(tzinfo=UTC)
     if not _EARLIEST <= value <= _LATEST:
         raise ItemError(f"{key} date {value:%Y-%m-%d} is out of range")
     return value

@@ -100,6 +100,7 @@ def paper_from_hf_item(item: Any, now: datetime | None = None) -> Paper:
     title = _text(_first_text(paper.get("title"), item.get("title")), "title")
     if not title.strip():
         raise ItemError("missing title")
+    ai_summary = paper.get("ai_summary")
     return not_in_future(clean_paper(Paper(
         id=paper_id, version=version, source=SOURCE, title=title,
         summary=_text(_first_text(paper.get("summary"), item.get("summary")), "summary"),
@@ -113,7 +114,7 @@ def paper_from_hf_item(item: Any, now: datetime | None = None) -> Paper:
         project_url=_first_url(paper.get("projectPage")),
         thumbnail_url=_first_url(item.get("thumbnail"), paper.get("thumbnail"),
                                  item.get("mediaUrl")),
-        ai_summary=paper.get("ai_summary") if isinstance(paper.get("ai_summary"), str) else "",
+        ai_summary=ai_summary if isinstance(ai_summary, str) else "",
         organization=_organization(paper.get("organization"), item.get("organization")),
     )), now)
 

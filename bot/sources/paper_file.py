@@ -164,6 +164,12 @@ _STRING_END = re.compile(r'(?:[^"\\]|\\.)*"', re.S)
 _SCALAR = re.compile(r"[^,\]}\s]*")
 
 
+def _after_ws(text: str, pos: int = 0) -> int:
+    """The position after the white space (possibly none) at `pos`."""
+    match = _WS.match(text, pos)
+    return match.end() if match else pos
+
+
 def _skip_value(text: str, start: int) -> int | None:
     """The end of the JSON value starting at `start`, found without building it (the value
     is too deep or too big for json), or None when the text is broken."""
@@ -171,7 +177,8 @@ def _skip_value(text: str, start: int) -> int | None:
         if text[start] == '"':
             match = _STRING_END.match(text, start + 1)
             return match.end() if match else None
-        return _SCALAR.match(text, start).end()
+        scalar = _SCALAR.match(text, start)
+        return scalar.end() if scalar else None
     depth, pos = 0, start
     while (token := _TOKEN.search(text, pos)) is not None:
         char, pos = token.group(), token.end()
@@ -193,10 +200,10 @@ def _array_items(text: str) -> list[tuple[str, Any]] | None:
     """A top-level array read element by element, so one element nested too deeply (or
     with a 5,000-digit number) is one bad item; None when the text is no such array."""
     decoder = json.JSONDecoder()
-    pos = _WS.match(text).end()
+    pos = _after_ws(text)
     if not text.startswith("[", pos):
         return None
-    pos = _WS.match(text, pos + 1).end()
+    pos = _after_ws(text, pos + 1)
     out: list[tuple[str, Any]] = []
     while not text.startswith("]", pos) or out:
         where = f"item {len(out) + 1}"
@@ -213,14 +220,14 @@ def _array_items(text: str) -> list[tuple[str, Any]] | None:
                       else f"not valid JSON ({exc})")
             out.append((where, ItemError(reason)))
             end = skipped
-        pos = _WS.match(text, end).end()
+        pos = _after_ws(text, end)
         if text.startswith(",", pos):
-            pos = _WS.match(text, pos + 1).end()
+            pos = _after_ws(text, pos + 1)
         elif text.startswith("]", pos):
             break
         else:
             return None
-    return out if _WS.match(text, pos + 1).end() == len(text) else None
+    return out if _after_ws(text, pos + 1) == len(text) else None
 
 
 def read_items(text: str) -> tuple[list[tuple[str, Any]], list[str]]:
