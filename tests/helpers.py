@@ -12,7 +12,7 @@ from typing import Any
 
 from adapters.telegram_bot import TelegramAdapter
 from bot.config import TelegramConfig
-from bot.types import Attachment, ChatRef, Incoming, OutMessage, Reply, RichText, SendError
+from bot.types import ChatRef, OutMessage, RichText, SendError
 
 
 async def no_sleep(_seconds: float) -> None:
@@ -69,25 +69,3 @@ async def delivering_through_telegram(app: Any, fake: Any) -> AsyncIterator[None
         await asyncio.wait_for(worker, 10)
         await adapter.stop()
 
-
-class FileCommands:
-    """The real command layer, with /export answered by a fixed file and /import recording
-    what came in, so an adapter test checks only how files cross the platform."""
-
-    def __init__(self, real: Any, ephemeral: bool = False) -> None:
-        self.real = real
-        self.specs = real.specs
-        self.ephemeral = ephemeral
-        self.imports: list[Incoming] = []
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.real, name)
-
-    async def dispatch(self, incoming: Incoming) -> Reply:
-        if incoming.text.startswith("/export"):
-            return Reply(RichText.of("Your watches, one query a line."), ephemeral=self.ephemeral,
-                         attachments=(Attachment("watches.txt", b"diffusion\nvideo\n"),))
-        if incoming.text.startswith("/import"):
-            self.imports.append(incoming)
-            return Reply.text("Imported.", ephemeral=self.ephemeral)
-        return await self.real.dispatch(incoming)

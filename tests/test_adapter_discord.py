@@ -4,8 +4,10 @@ against the fake REST API and gateway, the real core on a real database.
 - `/daily` in the DM with the bot is the member's own trending list (their private chat),
   registered for DMs, private channels and user installs; in a server it still needs
   Manage Server;
-- a reply's attachments are files on the interaction response; `/import file:` hands the
-  file's bytes to the command, and a file over 64 KB is refused before any download;
+- files through the real command layer: `/export watches` answers with an attachment holding
+  the member's watches, and `/import file:` with it in another member's DM watches the same
+  queries; `/export` is a BibTeX attachment (parsed with bibtexparser) of every alerted
+  paper; a file over 64 KB is refused before any download;
 - an alert's image is its embed's image; none without one.
 """
 
@@ -15,6 +17,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import bibtexparser
 import discord
 import discord.gateway
 import discord.http
@@ -22,16 +25,18 @@ import pytest
 
 from adapters.discord_bot import MAX_IMPORT_BYTES, DiscordAdapter
 from bot.config import DiscordConfig
-from bot.types import Attachment, ChatRef, OutMessage, RichText
+from bot.types import ChatRef, OutMessage, RichText
 from storage import repo
 from tests.fakes.discord_api import MANAGE_GUILD, MEMBER, FakeDiscord, Posted, guild, user
-from tests.helpers import FileCommands
+from tests.helpers import paper_item, write_jsonl
 
 WAIT = 10.0  # an upper bound on any one wait, never a timing assertion
 GUILD = 500000000000000001
 GENERAL = 500000000000000002
 ANN = user(300000000000000001, "ann")
 ANN_ID = int(ANN["id"])
+BOB = user(300000000000000002, "bob")
+BOB_ID = int(BOB["id"])
 
 
 
@@ -61,17 +66,9 @@ async def bot(app, fake, tmp_path) -> AsyncIterator[DiscordAdapter]:
     await asyncio.wait_for(adapter.stop(), WAIT)
 
 
-@pytest.fixture
-async def files(app, fake, tmp_path) -> AsyncIterator[FileCommands]:
-    commands = FileCommands(app.commands, ephemeral=True)
-    adapter = await started(commands, fake, tmp_path)
-    yield commands
-    await asyncio.wait_for(adapter.stop(), WAIT)
-
-
 async def slash(fake: FakeDiscord, name: str, options: dict | None = None,
-                **where: object) -> Posted:
-    payload = fake.slash(name, options, user_obj=ANN, **where)  # type: ignore[arg-type]
+                who: dict = ANN, **where: object) -> Posted:
+    payload = fake.slash(name, options, user_obj=who, **where)  # type: ignore[arg-type]
     return await fake.next_callback(await fake.interact(payload), timeout=WAIT)
 
 
@@ -110,29 +107,66 @@ async def test_daily_in_a_server_without_manage_server_is_still_refused(app, fak
 # --- files -------------------------------------------------------------------------------
 
 
-async def test_a_reply_attachment_is_a_file_on_the_interaction_response(files, fake):
+async def watches_of(app, user_id: int) -> list[str]:
+    async with app.sessions() as session:
+        chat = await repo.get_chat(session, ChatRef("discord", str(user_id), "user"))
+        return [w.query for w in await repo.active_watches(session, chat.id)] if chat else []
+
+
+def queries_in(data: bytes) -> list[str]:
+    return [line for line in data.decode("utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+QUERIES = ["diffusion", '"large language model" AND safety']
+
+
+async def test_export_watches_is_an_attachment_and_import_elsewhere_adds_them(app, fake, bot):
+    for query in QUERIES:
+        assert "Watching" in (await slash(fake, "watch", {"query": query})).text
     reply = await slash(fake, "export", {"what": "watches"})
-    assert reply.files == [("watches.txt", b"diffusion\nvideo\n")]
-    assert "one query a line" in reply.text and reply.ephemeral
+    assert reply.ephemeral and "Your 2 watches, one a line" in reply.text
+    [(filename, data)] = reply.files
+    assert filename.startswith("paperwatch-watches-") and filename.endswith(".txt")
+    assert queries_in(data) == QUERIES == await watches_of(app, ANN_ID)
 
-
-async def test_import_hands_the_attached_file_to_the_command(files, fake):
-    content = b"diffusion\n\"large language model\" AND safety\n"
-    attached = fake.add_attachment("my watches.txt", content)
-    reply = await slash(fake, "import", attachments={"file": attached})
-    assert reply.text == "Imported."
-    [incoming] = files.imports
-    assert incoming.text == "/import"
-    assert incoming.chat == ChatRef("discord", str(ANN_ID), "user")
-    assert incoming.attachment == Attachment("my watches.txt", content, "text/plain")
+    # Bob, in his own DM with the bot, imports that file
+    attached = fake.add_attachment(filename, data)
+    imported = await slash(fake, "import", who=BOB, attachments={"file": attached})
+    assert "✓ Imported 2 watches; 0 skipped (already watched), 0 refused." in imported.text
+    assert await watches_of(app, BOB_ID) == QUERIES
     assert fake.downloads == [int(attached["id"])]
 
 
-async def test_import_of_a_file_over_64_kb_is_refused_without_downloading(files, fake):
-    attached = fake.add_attachment("huge.txt", b"x", size=MAX_IMPORT_BYTES + 1)
+async def test_export_is_a_bibtex_attachment_of_every_alerted_paper(app, fake, bot, tmp_path):
+    assert "Watching" in (await slash(fake, "watch", {"query": "diffusion"})).text
+    papers = [paper_item("2611.00201", "Diffusion for proteins",
+                         authors=["Ada Lovelace", "Alan Turing"]),
+              paper_item("2611.00202", "Video diffusion: {fast} & 100% cheap",
+                         authors=["Jürgen Müller"]),
+              paper_item("2611.00203", "Graph transformers", authors=["Nobody Else"])]
+    await app.ingest_file(write_jsonl(tmp_path / "p.jsonl", papers))
+    assert await app.flush_deliveries() == 2  # the alert DM went out through discord.py
+    reply = await slash(fake, "export")
+    assert "2 papers you were alerted about in the last 30 days" in reply.text
+    [(filename, data)] = reply.files
+    assert filename.endswith(".bib")
+    library = bibtexparser.parse_string(data.decode("utf-8"))
+    assert not library.failed_blocks
+    entries = {e["eprint"]: e for e in library.entries}
+    assert set(entries) == {"2611.00201", "2611.00202"}
+    assert entries["2611.00201"]["title"] == "{Diffusion for proteins}"
+    assert entries["2611.00201"]["author"] == "Ada Lovelace and Alan Turing"
+    assert entries["2611.00202"]["author"] == "Jürgen Müller"
+    for pid, entry in entries.items():
+        assert entry["year"] == "2026" and entry["url"] == f"https://arxiv.org/abs/{pid}"
+
+
+async def test_import_of_a_file_over_64_kb_is_refused_without_downloading(app, fake, bot):
+    attached = fake.add_attachment("huge.txt", b"diffusion\n", size=MAX_IMPORT_BYTES + 1)
     reply = await slash(fake, "import", attachments={"file": attached})
     assert reply.ephemeral and "64 KB" in reply.text and "Nothing was imported" in reply.text
-    assert files.imports == [] and fake.downloads == []
+    assert fake.downloads == [] and await watches_of(app, ANN_ID) == []
 
 
 # --- pictures ----------------------------------------------------------------------------

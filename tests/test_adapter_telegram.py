@@ -4,9 +4,11 @@ python-telegram-bot against the fake Bot API, the real core on a real database.
 - updates of different chats run at once: a slow command in one chat (its admin check
   waits on Telegram) does not hold up another chat, and one chat's commands are answered in
   the order they were typed;
-- a reply's attachments arrive as documents; a document captioned /import reaches the
-  command layer with its bytes (downloaded through getFile), and one over 64 KB is refused
-  before any download;
+- files through the real command layer: `/export watches` answers with a document holding
+  the chat's watches, and that document captioned /import in another chat watches the same
+  queries (downloaded through getFile); `/export` is a BibTeX document (parsed with
+  bibtexparser) of every alerted paper; a document over 64 KB is refused before any
+  download, and a document with another caption is no command;
 - an alert's image is its link preview, shown above the text; none without an image.
 """
 
@@ -18,18 +20,18 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import bibtexparser
 import pytest
 
 from adapters.telegram_bot import MAX_IMPORT_BYTES, TelegramAdapter
 from bot.config import TelegramConfig
-from bot.types import Attachment, ChatRef, OutMessage, RichText
+from bot.types import ChatRef, OutMessage, RichText
+from storage import repo
 from tests.fakes.telegram_api import FakeTelegramAPI, chat, user
-from tests.helpers import FileCommands
+from tests.helpers import paper_item, write_jsonl
 
 WAIT = 10.0  # an upper bound on any one wait, never a timing assertion
 SLOW = 1.5  # seconds Telegram takes to answer the slow chat's admin check
-
-
 
 
 @pytest.fixture
@@ -58,15 +60,6 @@ async def telegram(app, fake) -> AsyncIterator[TelegramAdapter]:
     adapter = await started(TelegramAdapter(tg_config(fake), app.commands, poll_timeout=5))
     app.add_sender(adapter)
     yield adapter
-    await asyncio.wait_for(adapter.stop(), WAIT)
-
-
-@pytest.fixture
-async def files(app, fake) -> AsyncIterator[tuple[TelegramAdapter, FileCommands]]:
-    commands = FileCommands(app.commands, ephemeral=False)
-    adapter = await started(TelegramAdapter(tg_config(fake), commands,  # type: ignore[arg-type]
-                                            poll_timeout=5))
-    yield adapter, commands
     await asyncio.wait_for(adapter.stop(), WAIT)
 
 
@@ -111,51 +104,99 @@ async def test_the_concurrency_bound_comes_from_the_config(app, fake):
 # --- files ---------------------------------------------------------------------------
 
 
-async def test_a_reply_attachment_arrives_as_a_document_after_the_text(files, fake):
-    ann = user(31, "Ann")
-    await fake.push_command(chat(ann["id"]), "/export watches", ann)
+async def watches_of(app, ref: ChatRef) -> list[str]:
+    async with app.sessions() as session:
+        chat = await repo.get_chat(session, ref)
+        return [w.query for w in await repo.active_watches(session, chat.id)] if chat else []
+
+
+def queries_in(data: bytes) -> list[str]:
+    """The queries of a watch file (comment lines left out)."""
+    return [line for line in data.decode("utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+async def typed(fake: FakeTelegramAPI, who: dict, text: str, where: dict | None = None) -> str:
+    """Type a command in a chat (default: the person's private chat); the bot's answer."""
+    place = where or chat(who["id"])
+    seen = len(fake.accepted(place["id"]))
+    await fake.push_command(place, text, who)
+    return (await fake.next_sent(place["id"], after=seen, timeout=WAIT)).plain
+
+
+QUERIES = ["diffusion", '"large language model" AND safety']
+
+
+async def test_export_watches_is_a_document_and_import_in_another_chat_adds_them(
+        app, telegram, fake):
+    ann, bob = user(31, "Ann"), user(35, "Bob")
+    for query in QUERIES:
+        assert "Watching" in await typed(fake, ann, f"/watch {query}")
+    answer = await typed(fake, ann, "/export watches")
+    assert "Your 2 watches, one a line" in answer
     document = await fake.next_document(ann["id"], timeout=WAIT)
-    assert document.filename == "watches.txt"
-    assert document.data == b"diffusion\nvideo\n"
-    text = fake.accepted(ann["id"])
-    assert text and "one query a line" in text[0].plain
+    assert document.filename.startswith("paperwatch-watches-")
+    assert document.filename.endswith(".txt")
+    assert queries_in(document.data) == QUERIES == await watches_of(
+        app, ChatRef("telegram", str(ann["id"]), "user"))
 
-
-async def test_a_document_captioned_import_reaches_the_command_with_its_bytes(files, fake):
-    _adapter, commands = files
-    ann = user(32, "Ann")
-    content = b"diffusion\n\"large language model\" AND safety\n"
-    await fake.push_document(chat(ann["id"]), "my watches.txt", content,
+    # Bob sends that file, captioned /import, in his own chat
+    await fake.push_document(chat(bob["id"]), document.filename, document.data,
                              caption="/import@paperwatch_bot", mime_type="text/plain",
-                             sender=ann)
-    reply = await fake.next_sent(ann["id"], after=0, timeout=WAIT)
-    assert reply.plain == "Imported."
-    [incoming] = commands.imports
-    assert incoming.text == "/import@paperwatch_bot"
-    assert incoming.chat == ChatRef("telegram", str(ann["id"]), "user")
-    assert incoming.attachment == Attachment("my watches.txt", content, "text/plain")
-    assert fake.downloads == ["documents/file1.txt"]  # through getFile, then the file URL
+                             sender=bob)
+    reply = await fake.next_sent(bob["id"], after=0, timeout=WAIT)
+    assert "✓ Imported 2 watches; 0 skipped (already watched), 0 refused." in reply.plain
+    assert await watches_of(app, ChatRef("telegram", str(bob["id"]), "user")) == QUERIES
+    assert len(fake.downloads) == 1 and fake.method_calls("getFile")  # getFile, then the URL
 
 
-async def test_a_document_over_64_kb_is_refused_without_downloading(files, fake):
-    _adapter, commands = files
+async def test_export_is_a_bibtex_document_of_every_alerted_paper(app, telegram, fake,
+                                                                  tmp_path):
+    ann = user(36, "Ann")
+    assert "Watching" in await typed(fake, ann, "/watch diffusion")
+    papers = [paper_item("2611.00101", "Diffusion for proteins", authors=["Ada Lovelace",
+                                                                        "Alan Turing"]),
+              paper_item("2611.00102", "Video diffusion: {fast} & 100% cheap",
+                         authors=["Jürgen Müller"]),
+              paper_item("2611.00103", "Graph transformers", authors=["Nobody Else"])]
+    await app.ingest_file(write_jsonl(tmp_path / "p.jsonl", papers))
+    assert await app.flush_deliveries() == 2  # the alert went out through Telegram
+    answer = await typed(fake, ann, "/export")
+    assert "2 papers you were alerted about in the last 30 days" in answer
+    document = await fake.next_document(ann["id"], timeout=WAIT)
+    assert document.filename.endswith(".bib")
+    library = bibtexparser.parse_string(document.data.decode("utf-8"))
+    assert not library.failed_blocks
+    entries = {e["eprint"]: e for e in library.entries}
+    assert set(entries) == {"2611.00101", "2611.00102"}
+    assert entries["2611.00101"]["title"] == "{Diffusion for proteins}"
+    assert entries["2611.00101"]["author"] == "Ada Lovelace and Alan Turing"
+    assert entries["2611.00102"]["author"] == "Jürgen Müller"
+    assert "Video diffusion" in entries["2611.00102"]["title"]
+    for pid, entry in entries.items():
+        assert entry["year"] == "2026"
+        assert entry["url"] == f"https://arxiv.org/abs/{pid}"
+
+
+async def test_a_document_over_64_kb_is_refused_without_downloading(app, telegram, fake):
     ann = user(33, "Ann")
-    await fake.push_document(chat(ann["id"]), "huge.txt", b"x" * 10,
+    await fake.push_document(chat(ann["id"]), "huge.txt", b"diffusion\n",
                              caption="/import", sender=ann, file_size=MAX_IMPORT_BYTES + 1)
     reply = await fake.next_sent(ann["id"], after=0, timeout=WAIT)
     assert "64 KB" in reply.plain and "Nothing was imported" in reply.plain
-    assert commands.imports == [] and fake.downloads == []
-    assert fake.method_calls("getFile") == []
+    assert fake.downloads == [] and fake.method_calls("getFile") == []
+    assert await watches_of(app, ChatRef("telegram", str(ann["id"]), "user")) == []
 
 
-async def test_a_document_with_another_caption_is_not_a_command(files, fake):
-    _adapter, commands = files
+async def test_a_document_with_another_caption_is_not_a_command(app, telegram, fake):
     ann = user(34, "Ann")
-    await fake.push_document(chat(ann["id"]), "notes.txt", b"hello", caption="look at this",
-                             sender=ann)
+    await fake.push_document(chat(ann["id"]), "notes.txt", b"diffusion\n",
+                             caption="look at this", sender=ann)
     await fake.push_command(chat(ann["id"]), "/help", ann)  # a marker: handled after it
-    await fake.next_sent(ann["id"], after=0, timeout=WAIT)
-    assert commands.imports == [] and fake.downloads == []
+    first = await fake.next_sent(ann["id"], after=0, timeout=WAIT)
+    assert "/watch" in first.plain  # the /help answer: the document got none before it
+    assert fake.downloads == []
+    assert await watches_of(app, ChatRef("telegram", str(ann["id"]), "user")) == []
 
 
 # --- pictures ------------------------------------------------------------------------
