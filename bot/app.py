@@ -31,6 +31,7 @@ from bot.ingest.pipeline import Pipeline
 from bot.ops.health import HealthServer
 from bot.ops.metrics import Metrics
 from bot.ops.retention import run_retention
+from bot.ranking.service import RankingService
 from bot.sources.hf_daily import fetch_trending
 from bot.sources.http import FetchError
 from bot.sources.paper_file import load_papers
@@ -74,9 +75,11 @@ class App:
         self.sessions = db.session_factory(self.engine)
         # one set of pacers per process: alerts and daily posts share the platform limits
         self.pacers = Pacers(self.config.delivery.pacing, wall=self.clock)
+        # one ranking service per process: commands and delivery share its fitted space
+        self.ranking = RankingService(self.sessions)
         self.delivery = DeliveryWorker(self.sessions, self.senders, self.clock,
                                        self.config.delivery, pacers=self.pacers,
-                                       metrics=self.metrics)
+                                       metrics=self.metrics, ranking=self.ranking)
         self.daily = DailyPoster(self.sessions, self.senders, self.clock,
                                  config=self.config.delivery, pacers=self.pacers,
                                  fetch=self._trending_fetch())
@@ -88,6 +91,7 @@ class App:
                                  on_deliverable=self.delivery.notify,
                                  delivery=self.config.delivery,
                                  on_daily_changed=self.daily.notify)
+        self.commands.feedback.use(self.ranking)
         return self
 
     def _trending_fetch(self) -> TrendingFetch:

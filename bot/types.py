@@ -175,6 +175,23 @@ class Reply:
         return Reply(RichText.of(*lines), ok=ok, ephemeral=ephemeral)
 
 
+FEEDBACK_ACTIONS = ("like", "dislike", "more")  # what a person can do with a sent paper
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """Item `number` of a sent message is paper `paper_id`. Adapters render the feedback
+    actions on it natively (Telegram inline buttons, Discord buttons or a select menu);
+    each action runs the command line `command(action)` for whoever chose it."""
+
+    number: int
+    paper_id: str
+
+    def command(self, action: str) -> str:
+        """'/like 2411.18385' (action: one of FEEDBACK_ACTIONS)."""
+        return f"/{action} {self.paper_id}"
+
+
 @dataclass(frozen=True)
 class OutMessage:
     """One message the delivery worker asks an adapter to send."""
@@ -183,6 +200,7 @@ class OutMessage:
     buttons: tuple[Button, ...] = ()
     title: str | None = None  # a heading adapters may render specially (embed title)
     image_url: str | None = None  # a picture platforms that show images put with it
+    items: tuple[ItemRef, ...] = ()  # its numbered papers, for feedback buttons
 
 
 # --- matching --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -244,3 +245,34 @@ class Feedback(Base):
                                           index=True)
     value: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
+
+
+class SentItem(Base):
+    """Item `number` of the last message sent to a chat was paper `paper_id` (what /like 3
+    and /more 3 mean there). A new message replaces the chat's rows."""
+
+    __tablename__ = "sent_items"
+
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    sent_at: Mapped[datetime]
+
+
+class ForYouSchedule(Base):
+    """A person's /foryou: once a day at `post_time` (the chat's time zone) their top
+    picks go to `chat_id`; `last_day` is the last local day they were queued for."""
+
+    __tablename__ = "foryou"
+    __table_args__ = (UniqueConstraint("platform", "user_id", name="uq_foryou_person"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    post_time: Mapped[str] = mapped_column(String(5), default="09:00", server_default="09:00")
+    last_day: Mapped[date | None] = mapped_column(Date, default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime]

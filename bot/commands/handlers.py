@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.commands.arguments import clean_line, split_command
 from bot.commands.base import Context, Handler
+from bot.commands.feedback import FeedbackCommands
 from bot.commands.registry import COMMANDS, COMMANDS_BY_NAME, HELP_WATCH, CommandSpec
 from bot.commands.settings import SettingsCommands
 from bot.commands.status import StatusCommands
@@ -56,6 +57,7 @@ class Commands:
         settings = SettingsCommands(self.ctx)
         status = StatusCommands(self.ctx)
         transfer = TransferCommands(self.ctx, self._watches)
+        self.feedback = FeedbackCommands(self.ctx)
         self._handlers: dict[str, Handler] = {
             "start": self._start, "help": self._help, "watch": self._watches.watch,
             "unwatch": self._watches.unwatch, "watches": self._watches.watches,
@@ -63,6 +65,9 @@ class Commands:
             "timezone": settings.timezone, "quiet": settings.quiet,
             "followups": settings.followups, "status": status.status, "daily": status.daily,
             "export": transfer.export, "import": transfer.import_,
+            "like": self.feedback.like, "dislike": self.feedback.dislike,
+            "unlike": self.feedback.unlike, "likes": self.feedback.likes,
+            "more": self.feedback.more, "foryou": self.feedback.foryou,
         }
         assert set(self._handlers) == set(COMMANDS_BY_NAME), "a command without a handler"
 

@@ -63,6 +63,21 @@ COMMANDS: tuple[CommandSpec, ...] = (
                 argument_help="empty for BibTeX, or watches for your watch list"),
     CommandSpec("import", "Add the watches of a file made by /export watches",
                 "/import (with the file attached)", admin=True),
+    CommandSpec("like", "Mark a paper relevant: /like 3 (item of the last message) or an id",
+                "/like REF", argument="paper", argument_help="item number or arXiv id",
+                argument_required=True),
+    CommandSpec("dislike", "Mark a paper not relevant: /dislike 3, or an arXiv id",
+                "/dislike REF", argument="paper", argument_help="item number or arXiv id",
+                argument_required=True),
+    CommandSpec("unlike", "Take back your mark on a paper", "/unlike REF", argument="paper",
+                argument_help="item number or arXiv id", argument_required=True),
+    CommandSpec("likes", "The papers you marked, and how to take a mark back", "/likes"),
+    CommandSpec("more", "Up to 5 stored papers most like one: /more 3", "/more REF",
+                argument="paper", argument_help="item number or arXiv id",
+                argument_required=True),
+    CommandSpec("foryou", "Daily picks your watches missed, from your likes",
+                "/foryou on [HH:MM] | off",
+                argument="setting", argument_help="on, on 08:30, or off"),
 )
 COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
 

@@ -34,6 +34,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -41,8 +42,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.config import DeliveryConfig
 from bot.delivery.pacing import Pacers
 from bot.delivery.plan import HOUR, plan_delivery, recent_sends
-from bot.delivery.render import AlertItem, Batch, alert_messages, digest_heading
+from bot.delivery.render import AlertItem, Batch, alert_messages, digest_heading, foryou_messages
 from bot.ops.metrics import Metrics
+from bot.ranking.service import RankingService
+from bot.ranking.types import FORYOU_KIND, Person
 from bot.types import (
     ChatMoved,
     ChatRef,
@@ -55,6 +58,7 @@ from bot.types import (
     SendError,
 )
 from storage import repo
+from storage.repo import feedback_refs
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +87,8 @@ class DeliveryWorker:
     def __init__(self, sessions: async_sessionmaker, senders: Mapping[str, Sender],
                  clock: Callable[[], datetime], config: DeliveryConfig | None = None,
                  worker_id: str | None = None, pacers: Pacers | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None,
+                 ranking: RankingService | None = None) -> None:
         self.sessions = sessions
         self.senders = senders
         self.clock = clock
@@ -91,6 +96,8 @@ class DeliveryWorker:
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self.pacers = pacers or Pacers(self.config.pacing, wall=clock)
         self.metrics = metrics or Metrics()
+        # orders a person's coalesced alerts best first (None: the order they came in)
+        self.ranking = ranking
         self.wake = asyncio.Event()
 
     def notify(self) -> None:
@@ -221,9 +228,12 @@ class DeliveryWorker:
                      len(rows), plan.hold_until, plan.why)
             return
         row_of = {id(item): row for item, row in zip(items, rows, strict=True)}
-        updates = sum(item.kind != "alert" for item in items)
-        batches = alert_messages(items, sender.max_chars, sender.measure,
-                                 heading=digest_heading(plan.kind, len(items), updates))
+        picks = [item for item in items if item.kind == FORYOU_KIND]
+        news = await self._ranked(ref, [item for item in items if item.kind != FORYOU_KIND])
+        updates = sum(item.kind != "alert" for item in news)
+        batches = alert_messages(news, sender.max_chars, sender.measure,
+                                 heading=digest_heading(plan.kind, len(news), updates))
+        batches += foryou_messages(picks, sender.max_chars, sender.measure)
         now_sendable = batches[:plan.allowed] if plan.allowed else batches
         recent = recent_sends(chat, now)
         pacer = self.pacers(ref.platform)
@@ -262,6 +272,11 @@ class DeliveryWorker:
             last = index == len(batches) - 1
             async with self.sessions.begin() as session:
                 await repo.mark_sent(session, [r.id for r in rows_of([batch])], sent_at)
+                # what /like 3 means here from now on (a continuation adds its items)
+                await feedback_refs.record_sent_items(
+                    session, chat_id, [(i.number, i.paper_id) for i in batch.message.items],
+                    sent_at, replace=index == 0 or batch.message.title != batches[index - 1]
+                    .message.title)
                 await repo.record_sends(session, chat_id, recent)
                 if last and plan.kind == "away" and chat.muted_until is not None:
                     await repo.end_away(session, chat_id, chat.muted_until)
@@ -278,6 +293,28 @@ class DeliveryWorker:
                 await repo.set_hold(session, chat_id, until)
             log.info("hourly cap: chat=%s:%s alerts=%d wait until %s", ref.platform,
                      ref.external_id, len(rows_of(held)), until)
+
+    async def _ranked(self, ref: ChatRef, items: list[AlertItem]) -> list[AlertItem]:
+        """A person's coalesced alerts best first by their ranking model, the top ones
+        starred; follow-ups keep their place after them. Unchanged (the same list) for a
+        shared chat, a single alert, or a person with fewer than 3 likes. The model is
+        trained and scores in a worker thread (RankingService)."""
+        alerts = [item for item in items if item.kind == "alert"]
+        if self.ranking is None or ref.kind != "user" or len(alerts) < 2:
+            return items
+        try:
+            ranking = await self.ranking.rank(Person(ref.platform, ref.external_id),
+                                              [item.paper.id for item in alerts])
+        except Exception:  # ranking is a nicety: the alerts go out in their order
+            log.exception("ranking alerts for %s:%s failed", ref.platform, ref.external_id)
+            return items
+        if not ranking.has_model:
+            return items
+        position = {pid: n for n, pid in enumerate(ranking.ids())}
+        starred = ranking.starred()
+        ordered = sorted(alerts, key=lambda item: position.get(item.paper.id, len(position)))
+        ordered = [replace(item, star=item.paper.id in starred) for item in ordered]
+        return ordered + [item for item in items if item.kind != "alert"]
 
     def _count_send(self, platform: str, outcome: str, started: float) -> None:
         self.metrics.inc("paperwatch_sends_total", platform=platform, outcome=outcome)

@@ -20,7 +20,8 @@ from bot.delivery.details import (
     project_part,
     tldr_line,
 )
-from bot.types import Button, Line, OutMessage, Paper, RichText, Span
+from bot.ranking.types import FORYOU_KIND
+from bot.types import Button, ItemRef, Line, OutMessage, Paper, RichText, Span
 from bot.watching.highlight import find_spans
 
 Measure = Callable[[RichText], int]
@@ -40,7 +41,8 @@ class AlertItem:
     watch_ids: tuple[int, ...] = ()
     watch_queries: tuple[str, ...] = ()
     watch_numbers: tuple[int, ...] = ()  # as the chat sees them, aligned with watch_ids
-    kind: str = "alert"  # or a follow-up: "code", "trending", "revised"
+    kind: str = "alert"  # or a follow-up: "code", "trending", "revised"; or "foryou"
+    star: bool = False  # among the best for the chat's person (their ranking model)
 
 
 def plain_length(text: RichText) -> int:
@@ -157,11 +159,17 @@ def compact_lines(number: int, item: AlertItem, detail_line: bool = True) -> tup
     be short) authors with the TL;DR (or a short excerpt), and the code repository.
     A follow-up is one update line ("↻ Title — now has code: …")."""
     paper = item.paper
-    if item.kind != "alert":
+    if item.kind == FORYOU_KIND:  # a /foryou pick: why = the words that weighed most
+        why = "for you: " + ", ".join(word for _, word in item.why)
+        phrases: list[str] = []
+    elif item.kind != "alert":
         return (follow_up_line(item.kind, paper, item.why, number),)
-    phrases = [phrase for _, phrase in item.why]
-    lines: list[Line] = [(Span(f"{number}. "), Span(paper.title, bold=True, link=paper.url),
-                          Span(f" — {why_text(item.why, paper)}"))]
+    else:
+        why = why_text(item.why, paper)
+        phrases = [phrase for _, phrase in item.why]
+    star = (Span("★ "),) if item.star else ()
+    lines: list[Line] = [(Span(f"{number}. "), *star,
+                          Span(paper.title, bold=True, link=paper.url), Span(f" — {why}"))]
     if not detail_line:
         return tuple(lines)
     detail = authors_line(paper.authors)
@@ -246,7 +254,8 @@ def alert_messages(items: Sequence[AlertItem], limit: int, measure: Measure = pl
         if measure(body) > limit:
             body = alert_body(items[0], excerpt_chars=EXCERPT_CHARS // 3)
         return [Batch(OutMessage(fit(body, limit, measure), alert_buttons(items),
-                                 image_url=items[0].paper.thumbnail_url), tuple(items))]
+                                 image_url=items[0].paper.thumbnail_url,
+                                 items=(ItemRef(1, items[0].paper.id),)), tuple(items))]
     if heading is not None:
         title = heading
     elif updates:
@@ -262,20 +271,39 @@ def alert_messages(items: Sequence[AlertItem], limit: int, measure: Measure = pl
 
 
 def _listing(items: Sequence[AlertItem], limit: int, measure: Measure, title: str,
-             detail: bool) -> list[Batch]:
+             detail: bool, buttons: bool = True) -> list[Batch]:
     batches: list[Batch] = []
     current: list[Line] = [(Span(title, bold=True),)]
     carried: list[AlertItem] = []
+    refs: list[ItemRef] = []
     for number, item in enumerate(items, start=1):
         entry = RichText(compact_lines(number, item, detail))
         if carried and measure(RichText(tuple(current)) + entry) > limit:
-            batches.append(Batch(OutMessage(RichText(tuple(current)), title=title), tuple(carried)))
-            current, carried = [(Span(f"{title} (continued)", bold=True),)], []
+            batches.append(Batch(OutMessage(RichText(tuple(current)), title=title,
+                                            items=tuple(refs)), tuple(carried)))
+            current, carried, refs = [(Span(f"{title} (continued)", bold=True),)], [], []
         room = limit - measure(RichText(tuple(current))) - 1
         current.extend(fit(entry, room, measure).lines if measure(entry) > room else entry.lines)
         carried.append(item)
-    batches.append(Batch(OutMessage(RichText(tuple(current)), alert_buttons(carried), title=title),
-                         tuple(carried)))
+        refs.append(ItemRef(number, item.paper.id))
+    batches.append(Batch(OutMessage(RichText(tuple(current)),
+                                    alert_buttons(carried) if buttons else (), title=title,
+                                    items=tuple(refs)), tuple(carried)))
+    return batches
+
+
+def foryou_messages(items: Sequence[AlertItem], limit: int,
+                    measure: Measure = plain_length) -> list[Batch]:
+    """A person's /foryou picks (kind "foryou", best first) as one numbered list, each with
+    the words that weighed most ("for you: privacy, clients, heterogeneity")."""
+    if not items:
+        return []
+    title = f"✨ For you: {plural(len(items), 'paper')} your watches missed"
+    batches = _listing(items, limit, measure, title, detail=True, buttons=False)
+    if len(batches) > 1:
+        short = _listing(items, limit, measure, title, detail=False, buttons=False)
+        if len(short) < len(batches):
+            return short
     return batches
 
 

@@ -6,10 +6,11 @@ Small frozen dataclasses with no I/O and no heavy imports (storage.feedback retu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 LIKE = 1
 DISLIKE = -1
+FORYOU_KIND = "foryou"  # the deliveries.kind of a /foryou pick
 
 
 @dataclass(frozen=True, order=True)
@@ -121,3 +122,16 @@ class Explanation:
     words: tuple[str, ...] = ()
     score: float | None = None
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class ForYouSetting:
+    """A person's /foryou schedule as storage returns it: the chat the picks go to, its
+    time zone (the chat's), the local time, on/off, the last local day queued."""
+
+    person: Person
+    chat_id: int
+    enabled: bool
+    post_time: str = "09:00"
+    timezone: str = "UTC"
+    last_day: date | None = None
