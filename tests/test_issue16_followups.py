@@ -11,12 +11,16 @@ about paper A, Carol about paper C.
 - A's upvotes cross `followups.upvotes` (50): one more each;
 - a later refresh (more upvotes and stars): none;
 - a new arXiv version of a paper with a changed title (or abstract): exactly one follow-up,
-  whose text says what changed.
+  whose text says what changed;
+- `/followups off` and `/followups KIND off` are honoured when the pipeline queues them, and
+  GitHub stars crossing `followups.stars` (100) is one "code" follow-up (HF-shaped files
+  through `paperwatch ingest`'s reader).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -172,3 +176,45 @@ async def test_a_new_version_with_the_same_text_is_no_follow_up(app, telegram):
     await app.pipeline.ingest([], updates=[arxiv(pid, "Protein  folding", "We fold proteins.",
                                                  2)], source="arxiv", alert=True)
     assert await follow_up_rows(app) == []
+
+
+async def ingest_hf(app, tmp_path, name: str, items: list[dict]) -> None:
+    """`paperwatch ingest` of an HF-shaped file (the reader the poller uses too)."""
+    path = tmp_path / name
+    path.write_text(json.dumps(items))
+    await app.ingest_file(path)
+    await app.flush_deliveries()
+
+
+async def test_followups_off_or_one_kind_off_is_honoured_by_the_pipeline(app, telegram,
+                                                                         tmp_path):
+    dan = ChatRef("telegram", "7104", "user")
+    for who in (ANN, BOB, CAROL, dan):
+        await say(app, who, "/watch protein folding")
+    await say(app, BOB, "/followups off")
+    await say(app, CAROL, "/followups code off")
+    await say(app, dan, "/followups trending off")
+    await ingest_hf(app, tmp_path, "1.json", [hf_item(A, "Protein folding at scale", 3)])
+    await ingest_hf(app, tmp_path, "2.json", [hf_item(A, "Protein folding at scale", 70,
+                                                      githubRepo=REPO)])
+    assert await follow_up_rows(app) == sorted([
+        (ANN.external_id, A, "code"), (ANN.external_id, A, "trending"),
+        (CAROL.external_id, A, "trending"), (dan.external_id, A, "code")])
+    assert len(texts(telegram, BOB)) == 1  # the alert only
+
+
+async def test_stars_crossing_the_threshold_is_a_code_follow_up_once(app, telegram, tmp_path):
+    await say(app, ANN, "/watch protein folding")
+    await ingest_hf(app, tmp_path, "1.json", [hf_item(A, "Protein folding at scale", 3,
+                                                      githubRepo=REPO, githubStars=20)])
+    assert "★ 20" in texts(telegram, ANN)[0]
+    await ingest_hf(app, tmp_path, "2.json", [hf_item(A, "Protein folding at scale", 3,
+                                                      githubRepo=REPO, githubStars=99)])
+    assert await follow_up_rows(app) == []  # followups.stars is 100
+    await ingest_hf(app, tmp_path, "3.json", [hf_item(A, "Protein folding at scale", 3,
+                                                      githubRepo=REPO, githubStars=150)])
+    assert await follow_up_rows(app) == [(ANN.external_id, A, "code")]
+    assert "now has code: github.com/fold/fast ★ 150" in texts(telegram, ANN)[1]
+    await ingest_hf(app, tmp_path, "4.json", [hf_item(A, "Protein folding at scale", 3,
+                                                      githubRepo=REPO, githubStars=900)])
+    assert len(texts(telegram, ANN)) == 2
