@@ -61,8 +61,9 @@ def parse_duration(text: str) -> timedelta | None:
 
 
 _TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
-# Anything a person may have meant as a time: "25:00", "9:5", "24:00", "12:60".
-_TIME_LIKE = re.compile(r"^[0-9]+:[0-9]+$")
+# Anything a person may have meant as a time: "25:00", "9:5", "24:00", "12:60", and the
+# same in other digits ("０9:00", "²2:00"): refused, not taken as a topic.
+_TIME_LIKE = re.compile(r"^[\d²³¹⁰-⁹]+:[\d²³¹⁰-⁹]+$")
 
 
 def parse_daily(words: list[str], default_tz: str = "UTC",
