@@ -227,7 +227,8 @@ class DeliveryWorker:
             log.info("held chat=%s:%s alerts=%d until=%s (%s)", ref.platform, ref.external_id,
                      len(rows), plan.hold_until, plan.why)
             return
-        row_of = {id(item): row for item, row in zip(items, rows, strict=True)}
+        # (paper, kind) is unique per chat; ranking replaces items with starred copies
+        row_of = {(item.paper.id, item.kind): row for item, row in zip(items, rows, strict=True)}
         picks = [item for item in items if item.kind == FORYOU_KIND]
         news = await self._ranked(ref, [item for item in items if item.kind != FORYOU_KIND])
         updates = sum(item.kind != "alert" for item in news)
@@ -239,7 +240,7 @@ class DeliveryWorker:
         pacer = self.pacers(ref.platform)
 
         def rows_of(part: Sequence[Batch]) -> list[DeliveryItem]:
-            return [row_of[id(item)] for batch in part for item in batch.items]
+            return [row_of[item.paper.id, item.kind] for batch in part for item in batch.items]
 
         for index, batch in enumerate(now_sendable):
             slot = await pacer.acquire(ref, deadline=min(deadline,

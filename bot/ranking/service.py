@@ -125,8 +125,12 @@ class RankingService:
         while len(self._models) > self.settings.cached_models:
             self._models.popitem(last=False)
 
-    async def _person(self, person: Person) -> tuple[PaperSpace | None, PersonModel | None]:
+    async def _person(self, person: Person, need: Sequence[str] = ()
+                      ) -> tuple[PaperSpace | None, PersonModel | None]:
         space = await self.space()
+        if space is not None and any(space.row_of(pid) is None for pid in need):
+            # papers newer than the space (another task is refitting it): wait for it
+            space = await self.space(wait=True)
         async with self.sessions() as session:
             marks = [(m.paper_id, m.value) for m in await repo.feedback_of(session, person)]
         if space is None:
@@ -187,7 +191,7 @@ class RankingService:
     async def rank(self, person: Person, paper_ids: Sequence[str]) -> Ranking:
         """These ids best first for the person, each with its score, the top ones starred.
         Without a model (fewer than 3 likes): has_model False and the caller's order."""
-        space, model = await self._person(person)
+        space, model = await self._person(person, paper_ids)
         if space is None or model is None:
             return ranker.unranked(paper_ids, NO_MODEL)
         return await asyncio.to_thread(ranker.rank, model, space, paper_ids,
