@@ -7,7 +7,7 @@ about paper A, Carol about paper C.
 
 - day 2's fetch gives A a `githubRepo`: exactly one "code" follow-up each for Ann and Bob,
   none for Carol (C gains a repository too, but Carol was never alerted about A, and C's
-  own follow-up goes to Carol only);
+  own follow-up goes to Carol only); it rides in one message with day 2's new paper D;
 - A's upvotes cross `followups.upvotes` (50): one more each;
 - a later refresh (more upvotes and stars): none;
 - a new arXiv version of a paper with a changed title (or abstract): exactly one follow-up,
@@ -41,7 +41,7 @@ from tests.helpers import no_sleep
 WAIT = 10.0
 HTTP = HttpConfig(timeout_seconds=5, max_retries=0)
 DAY1 = "2026-11-24"  # the FakeClock's first day
-A, C, SEED = "2611.10001", "2611.10003", "2611.10000"
+A, C, D, SEED = "2611.10001", "2611.10003", "2611.10004", "2611.10000"
 ANN, BOB, CAROL = (ChatRef("telegram", str(n), "user") for n in (7101, 7102, 7103))
 REPO = "https://github.com/fold/fast"
 
@@ -103,15 +103,18 @@ async def test_code_then_trending_then_nothing_one_follow_up_per_alerted_person(
         for item in hf.days[DAY1]:
             if item["paper"]["id"] in (A, C):
                 item["paper"].update(githubRepo=REPO, githubStars=12)
-        hf.set_day(clock().date().isoformat(), [])
+        # day 2's own list brings a new matching paper D: alert and update in one message
+        hf.set_day(clock().date().isoformat(), [hf_item(D, "Protein folding, the sequel", 1)])
         await poll()
         code = [(ANN.external_id, A, "code"), (BOB.external_id, A, "code"),
                 (CAROL.external_id, C, "code")]
         assert await follow_up_rows(app) == sorted(code)
         for who in (ANN, BOB):
             assert len(texts(telegram, who)) == 2
-            assert ("↻ Protein folding at scale — now has code: github.com/fold/fast ★ 12"
-                    in texts(telegram, who)[1])
+            second = texts(telegram, who)[1]
+            assert second.startswith("🔔 1 new paper, 1 update")
+            assert "Protein folding, the sequel" in second
+            assert "↻ Protein folding at scale — now has code: github.com/fold/fast ★ 12" in second
         assert "Protein folding" not in "".join(texts(telegram, CAROL))
 
         hf.set_upvotes(A, 73)  # crosses followups.upvotes (50)
