@@ -48,9 +48,11 @@ from adapters.discord_commands import (
     DailyOptions,
     build_tree,
     button_view,
+    custom_id,
     daily_line,
 )
 from adapters.discord_errors import RateLimitWatch, to_send_error
+from adapters.discord_feedback import FeedbackPick, feedback_items
 from adapters.discord_render import (
     COLOR_ALERT,
     COLOR_ERROR,
@@ -158,7 +160,7 @@ class DiscordAdapter:
 
         client.event(on_guild_remove)
         client.event(on_guild_join)
-        client.add_dynamic_items(CommandButton)
+        client.add_dynamic_items(CommandButton, FeedbackPick)
         self.tree = build_tree(client, tuple(self.specs.values()), self)
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         return client
@@ -258,7 +260,7 @@ class DiscordAdapter:
             embeds[0].set_image(url=message.image_url)
         groups = group_embeds(embeds)
         # Under a channel post, anyone could press a button meant for its admins.
-        view = _view(message.buttons) if chat.kind == "user" else None
+        view = _alert_view(message) if chat.kind == "user" else None
         try:
             if chat.kind == "user":
                 channel: Any = await client.create_dm(discord.Object(id=target))
@@ -298,6 +300,17 @@ class DiscordAdapter:
     async def run_button(self, interaction: discord.Interaction, command: str) -> None:
         reply = self.commands.dispatch(self._personal(interaction, command))
         await self._answer(interaction, reply, ephemeral=True, force_ephemeral=True)
+
+    async def run_buttons(self, interaction: discord.Interaction, commands: list[str]) -> None:
+        """Several command lines from one component (the papers chosen in a feedback menu),
+        run one after another for whoever chose; one ephemeral answer, a line each."""
+        async def run_all() -> Reply:
+            replies = [await self.commands.dispatch(self._personal(interaction, command))
+                       for command in commands]
+            lines = [r.body.plain().split("\n", 1)[0] for r in replies]
+            return Reply.text(*lines, ok=all(r.ok for r in replies), ephemeral=True)
+
+        await self._answer(interaction, run_all(), ephemeral=True, force_ephemeral=True)
 
     async def watch_choices(self, interaction: discord.Interaction,
                             typed: str) -> list[app_commands.Choice[str]]:
@@ -415,6 +428,17 @@ class DiscordAdapter:
 
 async def _done(reply: Reply) -> Reply:
     return reply
+
+
+def _alert_view(message: OutMessage) -> discord.ui.View | None:
+    """An alert's persistent components: the feedback controls of its numbered papers,
+    then its own buttons."""
+    view = discord.ui.View(timeout=None)
+    feedback_items(view, message.items)
+    for button in message.buttons:
+        if custom_id(button.command) is not None and len(view.children) < 25:
+            view.add_item(CommandButton(button.command, button.label))
+    return view if view.children else None
 
 
 def _view(buttons: tuple[Button, ...]) -> discord.ui.View | None:

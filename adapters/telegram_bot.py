@@ -59,6 +59,7 @@ from telegram.ext import (
 )
 
 from adapters.telegram_errors import is_parse_error, to_send_error
+from adapters.telegram_feedback import feedback_keyboard, shown_in_chat
 from adapters.telegram_render import (
     MAX_CHARS,
     keyboard,
@@ -76,6 +77,7 @@ from bot.types import (
     Button,
     ChatRef,
     Incoming,
+    ItemRef,
     OutMessage,
     PermanentSendError,
     Reply,
@@ -90,6 +92,8 @@ __all__ = ["MAX_CHARS", "TelegramAdapter", "chat_ref", "keyboard", "measure", "r
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_CHARS = 200  # answerCallbackQuery text
+# the users Telegram puts on messages sent as a group (anonymous admin) or as a channel
+STAND_IN_USERS = (1087968824, 136817688)
 MAX_IMPORT_BYTES = 64 * 1024  # a watch list is a few KB; anything bigger is not one
 ALLOWED_UPDATES = ("message", "channel_post", "callback_query", "my_chat_member")
 # the bot's own membership: blocked/unblocked by a person, removed from/added to a group
@@ -271,17 +275,23 @@ class TelegramAdapter:
         except ValueError:
             raise PermanentSendError(f"not a Telegram chat id: {chat.external_id[:40]!r}") from None
         # Every subscriber of a channel would see buttons only its admins may use.
-        buttons = () if chat.kind == "channel" else message.buttons
-        await self._send_body(chat_id, message.body, buttons, image_url=message.image_url)
+        if chat.kind == "channel":
+            await self._send_body(chat_id, message.body, image_url=message.image_url)
+            return
+        await self._send_body(chat_id, message.body, message.buttons,
+                              image_url=message.image_url, items=message.items)
 
     async def _send_body(self, chat_id: int, body: RichText, buttons: tuple[Button, ...] = (),
-                         reply_to: int | None = None, image_url: str | None = None) -> Message:
+                         reply_to: int | None = None, image_url: str | None = None,
+                         items: tuple[ItemRef, ...] = ()) -> Message:
         """sendMessage in HTML; once more as plain text if Telegram cannot parse the HTML.
-        An image is shown as the link preview above the text (no preview otherwise)."""
+        An image is shown as the link preview above the text (no preview otherwise).
+        Numbered papers get their feedback buttons above the message's own."""
         assert self.application is not None
         bot = self.application.bot
         common: dict[str, Any] = {
-            "reply_markup": keyboard(buttons), "link_preview_options": preview_options(image_url),
+            "reply_markup": feedback_keyboard(items, keyboard(buttons)),
+            "link_preview_options": preview_options(image_url),
             "reply_parameters": (ReplyParameters(reply_to, allow_sending_without_reply=True)
                                  if reply_to is not None else None)}
         try:
@@ -323,7 +333,9 @@ class TelegramAdapter:
     def _incoming(self, chat: Chat, user: User | None, text: str, is_admin: bool,
                   attachment: Attachment | None = None) -> Incoming:
         name = (user.full_name if user else chat.title) or ""
-        return Incoming(chat=chat_ref(chat), text=text, user_id=str(user.id) if user else "",
+        # an anonymous admin or a post "as a channel" has no person behind it we know of
+        known = user is not None and user.id not in STAND_IN_USERS
+        return Incoming(chat=chat_ref(chat), text=text, user_id=str(user.id) if known else "",
                         user_name=name, is_admin=is_admin, attachment=attachment)
 
     async def _on_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -422,6 +434,10 @@ class TelegramAdapter:
             return
         reply = await self.commands.dispatch(
             self._incoming(chat, query.from_user, data, is_admin))
+        if reply.ok and shown_in_chat(data):  # a list: too long for the little answer
+            await self._answer(query, reply.body.plain().split("\n", 1)[0])
+            await self._reply(message, reply)  # type: ignore[arg-type]
+            return
         await self._answer(query, reply.body.plain(), alert=not reply.ok)
 
     async def _on_membership(self, update: Update,

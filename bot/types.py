@@ -186,6 +186,7 @@ class ItemRef:
 
     number: int
     paper_id: str
+    title: str = ""  # for menus that list the items by name
 
     def command(self, action: str) -> str:
         """'/like 2411.18385' (action: one of FEEDBACK_ACTIONS)."""

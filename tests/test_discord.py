@@ -316,7 +316,9 @@ async def test_alert_dm_is_an_escaped_embed_with_persistent_buttons(app, fake, t
     assert lines[4] == ("▲ 42 upvotes · [arXiv](https://arxiv.org/abs/2601.00001) · "
                         "[PDF](https://arxiv.org/pdf/2601.00001) · "
                         "[Hugging Face](https://huggingface.co/papers/2601.00001)")
-    assert alert.buttons() == [("Unwatch “federated learning”", "pw:/unwatch #1"),
+    assert alert.buttons() == [("👍", "pw:/like 2601.00001"), ("👎", "pw:/dislike 2601.00001"),
+                               ("More like this", "pw:/more 2601.00001"),  # issue 17
+                               ("Unwatch “federated learning”", "pw:/unwatch #1"),
                                ("Mute 24 h", "pw:/mute 24h")]
 
     muted = await press(fake, alert, "Mute 24 h")

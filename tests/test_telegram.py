@@ -156,7 +156,9 @@ async def test_private_chat_from_start_to_an_escaped_html_alert_with_buttons(
     assert "▲ 42 upvotes" in alert.plain
     assert ("github.com/x/y?a=1&b=2", "https://github.com/x/y?a=1&b=2") in alert.links()
     assert alert.params["link_preview_options"] == '{"is_disabled": true}'
-    assert alert.buttons() == [("Unwatch “federated learning”", "/unwatch #1"),
+    assert alert.buttons() == [("👍", "/like 2601.00001"), ("👎", "/dislike 2601.00001"),
+                               ("More like this", "/more 2601.00001"),  # issue 17
+                               ("Unwatch “federated learning”", "/unwatch #1"),
                                ("Mute 24 h", "/mute 24h")]
 
     answer = await press(fake, alert, "Mute 24 h")

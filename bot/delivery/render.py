@@ -255,7 +255,8 @@ def alert_messages(items: Sequence[AlertItem], limit: int, measure: Measure = pl
             body = alert_body(items[0], excerpt_chars=EXCERPT_CHARS // 3)
         return [Batch(OutMessage(fit(body, limit, measure), alert_buttons(items),
                                  image_url=items[0].paper.thumbnail_url,
-                                 items=(ItemRef(1, items[0].paper.id),)), tuple(items))]
+                                 items=(ItemRef(1, items[0].paper.id, items[0].paper.title),)),
+                      tuple(items))]
     if heading is not None:
         title = heading
     elif updates:
@@ -285,7 +286,7 @@ def _listing(items: Sequence[AlertItem], limit: int, measure: Measure, title: st
         room = limit - measure(RichText(tuple(current))) - 1
         current.extend(fit(entry, room, measure).lines if measure(entry) > room else entry.lines)
         carried.append(item)
-        refs.append(ItemRef(number, item.paper.id))
+        refs.append(ItemRef(number, item.paper.id, item.paper.title))
     batches.append(Batch(OutMessage(RichText(tuple(current)),
                                     alert_buttons(carried) if buttons else (), title=title,
                                     items=tuple(refs)), tuple(carried)))

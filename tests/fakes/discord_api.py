@@ -137,6 +137,12 @@ class Posted:
             parts += [embed.get("title") or "", embed.get("description") or ""]
         return "\n".join(p for p in parts if p)
 
+    def selects(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """(custom_id, [(label, value), ...]) of every select menu, row by row."""
+        rows = self.data.get("components") or []
+        return [(c.get("custom_id", ""), [(o["label"], o["value"]) for o in c.get("options", [])])
+                for row in rows for c in row.get("components", []) if c.get("type") == 3]
+
     def buttons(self) -> list[tuple[str, str]]:
         """(label, custom_id) of every button, row by row."""
         rows = self.data.get("components") or []
@@ -439,6 +445,15 @@ class FakeDiscord:
         """A press on a button (type 3) of a message the bot posted."""
         assert message.channel_id is not None
         data = {"custom_id": custom_id, "component_type": 2}
+        return self._interaction(3, data, user_obj, guild_id, message.channel_id, MEMBER,
+                                 message=self._message_object(message.channel_id, message.id,
+                                                              message.payload))
+
+    def select_press(self, message: Posted, custom_id: str, values: list[str], *,
+                     user_obj: dict[str, Any], guild_id: int | None = None) -> dict[str, Any]:
+        """A choice in a string select menu (component type 3) of a message the bot posted."""
+        assert message.channel_id is not None
+        data = {"custom_id": custom_id, "component_type": 3, "values": values}
         return self._interaction(3, data, user_obj, guild_id, message.channel_id, MEMBER,
                                  message=self._message_object(message.channel_id, message.id,
                                                               message.payload))
