@@ -23,6 +23,7 @@ from bot.adapter import Adapter
 from bot.commands.handlers import Commands
 from bot.config import ROLES, Config
 from bot.delivery.daily import DailyPoster, TrendingFetch, stored_trending_fetch
+from bot.delivery.foryou import ForYouPoster
 from bot.delivery.outbox import DeliveryWorker
 from bot.delivery.pacing import Pacers
 from bot.delivery.render import plural
@@ -92,6 +93,8 @@ class App:
                                  delivery=self.config.delivery,
                                  on_daily_changed=self.daily.notify)
         self.commands.feedback.use(self.ranking)
+        self.foryou = ForYouPoster(self.sessions, self.ranking, self.clock,
+                                   on_enqueued=self.delivery.notify)
         return self
 
     def _trending_fetch(self) -> TrendingFetch:
@@ -204,7 +207,8 @@ class App:
         cluster-wide, through a claimed row)."""
         from bot.sources.poller import SourcePoller, build_sources
 
-        tasks = [asyncio.create_task(self.daily.run(stop), name="daily-posts")]
+        tasks = [asyncio.create_task(self.daily.run(stop), name="daily-posts"),
+                 asyncio.create_task(self.foryou.run(stop), name="foryou")]
         sources = build_sources(self.config.sources)
         if sources:
             poller = SourcePoller(sources, self.pipeline, self.sessions, self.clock)
