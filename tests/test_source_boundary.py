@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.config import Config, HFSourceConfig, HttpConfig
+from bot.ops.report import queue_report
 from bot.sources.clean import MAX_INT
 from bot.sources.hf_daily import HFDailySource
 from bot.sources.poller import SourcePoller
@@ -248,8 +249,8 @@ async def test_a_list_whose_items_all_lack_paper_is_a_failed_poll(app, hf, clock
         async with app.sessions() as session:
             state = await repo.get_source_state(session, "hf")
             assert state.last_success_at == succeeded and state.last_status == "error"
-            lines = await poller.status_lines(session)
-        assert lines[0].startswith("hf: failing") and "last success 2026-11-24 12:00" in lines[0]
+        text = await queue_report(app.sessions, clock)
+        assert "  hf: error, last success 72h ago, last try 0s ago" in text
         # fixed again: the missed days are fetched (back-fill from the last success)
         clock.advance(days=1)
         for n, day in enumerate(broken_days):

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import ArxivSourceConfig, HFSourceConfig, HttpConfig, SourcesConfig
+from bot.ops.report import queue_report
 from bot.sources.arxiv import ArxivSource
 from bot.sources.base import FetchResult
 from bot.sources.hf_daily import HFDailySource
@@ -176,12 +177,14 @@ async def test_weekend_feed_is_recorded_as_no_announcement_today(app, poller, ar
     assert saved.last_status == "empty" and saved.initialized
     assert saved.last_note.startswith("no announcement today")
     assert saved.last_success_at is not None
-    async with app.sessions() as session:
-        lines = await poller.status_lines(session)
-    assert lines[0] == "hf: not polled yet"
-    assert lines[1].startswith("arxiv: empty, last success 2026-11-24 12:00 UTC, just now — "
-                               "no announcement today")
-    assert "no announcement today" in await console.push("/status")
+    status = await console.push("/status")
+    assert ("Source arxiv: last success 2026-11-24 12:00 UTC — no announcement today"
+            in status)
+    assert "Source hf" not in status  # not polled yet
+    sources = (await queue_report(app.sessions, app.clock)).split("Sources", 1)[1]
+    assert "  arxiv: empty, last success 0s ago, last try 0s ago — no announcement today" \
+        in sources
+    assert "  hf:" not in sources
 
 
 async def test_failed_first_fetch_is_not_the_first_fetch(app, poller, hf, hf_source, watching,
@@ -220,11 +223,11 @@ async def test_one_source_down_the_other_keeps_working(app, poller, hf, arxiv, h
     assert hf_state.last_status == "error" and not hf_state.initialized
     assert "HTTP 503, gave up after 3 attempts" in hf_state.last_note
     assert arxiv_state.last_status == "ok" and arxiv_state.initialized
-    async with app.sessions() as session:
-        lines = await poller.status_lines(session)
-    assert lines[0].startswith("hf: failing (2026-11-24 12:00 UTC, just now) — 2026-11-24: "
-                               "HTTP 503") and lines[0].endswith("last success never")
-    assert lines[1].startswith("arxiv: ok, last success 2026-11-24 12:00 UTC")
+    lines = (await queue_report(app.sessions, app.clock)).splitlines()
+    hf_line = next(line for line in lines if line.startswith("  hf: "))
+    assert hf_line.startswith("  hf: error, last success never, last try ")
+    assert "— 2026-11-24: HTTP 503" in hf_line
+    assert any(line.startswith("  arxiv: ok, last success ") for line in lines)
 
 
 class ExplodingSource:
@@ -241,9 +244,10 @@ async def test_a_source_that_raises_is_recorded_not_fatal(app, clock, http, arxi
     report = await poller.run_once(ExplodingSource())
     assert report.status == "error" and report.note == "RuntimeError: a bug in a source"
     assert (await poller.run_once(arxiv_source)).status == "empty"
-    async with app.sessions() as session:
-        lines = await poller.status_lines(session)
-    assert "RuntimeError: a bug in a source" in lines[0] and lines[1].startswith("arxiv: empty")
+    text = await queue_report(app.sessions, clock)
+    assert ("  broken: error, last success never, last try 0s ago — RuntimeError: a bug in a "
+            "source") in text
+    assert "  arxiv: empty, last success 0s ago" in text
 
 
 async def test_run_once_opens_its_own_http_session_when_given_none(app, clock, hf, hf_source):

@@ -8,8 +8,9 @@ One cycle reads the source's row in `source_state`, fetches, and hands the paper
 `Pipeline.ingest`. A source's first successful fetch stores what it finds and alerts nobody
 (alert=False), then the source is marked initialized; later cycles alert on papers never
 seen before. Success time, status ("ok" / "empty" / "error") and a note ("no announcement
-today", "HTTP 503, gave up...") are recorded for `/status`. A failing source is logged and
-tried again on its next cycle; it never stops the other sources.
+today", "HTTP 503, gave up...") are recorded for `/status` and `paperwatch status`
+(`bot.ops.report`). A failing source is logged and tried again on its next cycle; it never
+stops the other sources.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import SourcesConfig
 from bot.ingest.pipeline import IngestResult, Pipeline
@@ -154,26 +155,6 @@ class SourcePoller:
                 ingested.deliveries, initialized, note)
         return report
 
-    async def status_lines(self, session: AsyncSession) -> list[str]:
-        """One line per configured source for `/status`: last success, last status and note."""
-        states = {s.name: s for s in await repo.all_source_states(session)}
-        now = self.clock()
-        lines = []
-        for source in self.sources:
-            state = states.get(source.name)
-            if state is None or state.last_attempt_at is None:
-                lines.append(f"{source.name}: not polled yet")
-                continue
-            success = _when(state.last_success_at, now) if state.last_success_at else "never"
-            status = state.last_status or "polling"
-            note = f" — {state.last_note}" if state.last_note else ""
-            if status == "error":
-                lines.append(f"{source.name}: failing ({_when(state.last_attempt_at, now)})"
-                             f"{note}; last success {success}")
-            else:
-                lines.append(f"{source.name}: {status}, last success {success}{note}")
-        return lines
-
 
 def _with_refusals(result: FetchResult, refused: tuple[str, ...]) -> FetchResult:
     """Papers the pipeline refused at the boundary count as skipped; when it refused every
@@ -186,17 +167,3 @@ def _with_refusals(result: FetchResult, refused: tuple[str, ...]) -> FetchResult
                        note=f"all {len(refused)} papers refused (first: {refused[0]})")
     return replace(result, skipped=skipped,
                    note=f"{result.note}; {len(refused)} refused at storing")
-
-
-def _when(moment: datetime, now: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    seconds = max(0, int((now - moment).total_seconds()))
-    if seconds < 90:
-        ago = "just now"
-    elif seconds < 90 * 60:
-        ago = f"{round(seconds / 60)} min ago"
-    elif seconds < 36 * 3600:
-        ago = f"{round(seconds / 3600)} h ago"
-    else:
-        ago = f"{round(seconds / 86400)} days ago"
-    return f"{moment:%Y-%m-%d %H:%M} UTC, {ago}"

@@ -114,7 +114,7 @@ class Parser:
     def fielded(self) -> Node:
         tok = self.take()
         nxt = self.peek()
-        name = _short(tok.text)
+        name = _field_prefix(tok.text)
         example = "E.g. cat:cs.LG." if name == "cat" else f"E.g. {name}:diffusion."
         if nxt is None or nxt.kind in ("AND", "OR", ")"):
             raise QueryError(f"{name}: needs a term after it", tok.pos, example)
@@ -195,7 +195,8 @@ class Parser:
         return self.mark(phrase, run[0].pos)
 
 
-def _short(field: str) -> str:
+def _field_prefix(field: str) -> str:
+    """'title' -> 'ti': the short prefix of a field, as error messages write it."""
     return {"title": "ti", "abstract": "abs", "author": "au", "category": "cat"}[field]
 
 
