@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.watching.matching import WatchIndex
 from bot.watching.query import Query, QueryError, parse
-from storage import repo
 from storage.repo import fanout
 
 log = logging.getLogger(__name__)
@@ -158,7 +157,3 @@ class WatchSet:
             for watch_id in removed:
                 self.remove(watch_id)
             self._last_refresh = now
-
-    async def chats_of(self, session: AsyncSession, watch_ids: set[int]) -> dict[int, int]:
-        """Chat ids of watches this process added without one (a command of another role)."""
-        return await repo.active_watch_ids(session, watch_ids)
