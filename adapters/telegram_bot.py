@@ -334,8 +334,8 @@ class TelegramAdapter:
                   attachment: Attachment | None = None) -> Incoming:
         name = (user.full_name if user else chat.title) or ""
         # an anonymous admin or a post "as a channel" has no person behind it we know of
-        known = user is not None and user.id not in STAND_IN_USERS
-        return Incoming(chat=chat_ref(chat), text=text, user_id=str(user.id) if known else "",
+        person = "" if user is None or user.id in STAND_IN_USERS else str(user.id)
+        return Incoming(chat=chat_ref(chat), text=text, user_id=person,
                         user_name=name, is_admin=is_admin, attachment=attachment)
 
     async def _on_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -6,13 +6,17 @@ restart or a second round queues nothing more; Bob, without likes, gets nothing.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from sqlalchemy import func, select
 
 from bot.delivery.foryou import ForYouPoster
+from bot.ranking.types import Person
 from bot.types import ChatRef, Incoming
+from storage import repo
 from storage.models import Delivery
+from storage.repo import feedback_refs as refs
 from tests.helpers import ScriptedSender
 from tests.ranking_sample import FL, IS_FL, SAMPLE, VISION
 
@@ -94,3 +98,40 @@ async def test_foryou_off_stops_it(app, clock):
     clock.advance(hours=7)
     assert await ForYouPoster(app.sessions, app.ranking, clock).run_once() == 0
     assert await rows_of_kind(app, "foryou") == []
+
+
+async def test_the_repo_functions_on_this_database(app, clock):
+    """storage.repo.feedback_refs directly, on SQLite and PostgreSQL."""
+    await app.pipeline.ingest(SAMPLE[:6], source="hf", alert=False)
+    assert "Europe/Paris" in await say(app, "/timezone Europe/Paris")
+    ann = Person("test", "ann")
+    async with app.sessions.begin() as session:
+        chat = await repo.get_chat(session, ANN)
+        assert chat is not None
+        await refs.record_sent_items(session, chat.id, [(1, SAMPLE[0].id), (2, SAMPLE[1].id)],
+                                     clock())
+        await refs.record_sent_items(session, chat.id, [(3, SAMPLE[2].id)], clock(),
+                                     replace=False)  # a continuation adds
+    async with app.sessions.begin() as session:
+        assert await refs.sent_items(session, chat.id) == {
+            1: SAMPLE[0].id, 2: SAMPLE[1].id, 3: SAMPLE[2].id}
+        await refs.record_sent_items(session, chat.id, [(1, SAMPLE[3].id)], clock())
+        assert await refs.sent_items(session, chat.id) == {1: SAMPLE[3].id}
+        await refs.set_foryou(session, ann, chat.id, True, "07:15", clock())
+        await refs.set_foryou(session, ann, chat.id, True, None, clock())  # keeps the time
+        setting = await refs.foryou_of(session, ann)
+        assert setting is not None and setting.post_time == "07:15"
+        assert setting.timezone == "Europe/Paris" and setting.enabled
+        assert [s.person for s in await refs.foryou_enabled(session)] == [ann]
+    day = clock().date()
+
+    async def take() -> bool:
+        async with app.sessions.begin() as session:
+            return await refs.take_foryou_day(session, ann, day)
+
+    assert sorted(await asyncio.gather(take(), take())) == [False, True]  # once, racing
+    async with app.sessions.begin() as session:
+        picks = [(SAMPLE[4].id, ("a", "b")), (SAMPLE[5].id, ("c",))]
+        assert await refs.enqueue_foryou(session, chat.id, picks, clock()) == 2
+        assert await refs.enqueue_foryou(session, chat.id, picks, clock()) == 0  # never twice
+        assert await refs.matched_since(session, chat.id, clock()) == set()
