@@ -232,6 +232,11 @@ async def check_writable(engine: AsyncEngine) -> None:
 async def prepare(engine: AsyncEngine, *, upgrade_schema: bool, write: bool = True) -> None:
     """The start-up checks every process runs: migrate (if asked), require the current
     schema, and (if `write`) prove the database takes writes. Raises DatabaseProblem."""
+    path = sqlite_path(engine.url)
+    if path is not None and (path.is_dir() or not path.parent.is_dir()):
+        # said before any connect: a failed aiosqlite connect stops its thread without
+        # waiting, which can print a traceback once the event loop has closed
+        raise DatabaseProblem(_sqlite_line("unable to open database file", engine.url) or "")
     try:
         if upgrade_schema:
             await upgrade(engine)
