@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import DBAPIError
 
 from bot.config import ENV_DISCORD_TOKEN, ENV_TELEGRAM_TOKEN, Config, ConfigError
+from bot.wording import short
 from storage import db
 
 MAX_DETAIL = 160  # a junk answer can be long: keep the line a line
@@ -33,9 +34,9 @@ class StartupError(RuntimeError):
     """A start-up failure already phrased as one line."""
 
 
-def _short(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL - 1] + "…"
+def _short(text: object) -> str:
+    """One line of at most MAX_DETAIL characters: white space folded, then cut."""
+    return short(" ".join(str(text).split()), MAX_DETAIL)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

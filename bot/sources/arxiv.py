@@ -55,10 +55,11 @@ from bot.sources.arxiv_export import (
     Pacer,
     parse_export,
 )
-from bot.sources.base import FetchResult, Status, plural
+from bot.sources.base import FetchResult, Status
 from bot.sources.clean import ItemError
 from bot.sources.http import Fetcher, FetchError, Sleep
 from bot.types import Paper
+from bot.wording import plural
 
 __all__ = [
     "FEED_ERROR", "NO_ANNOUNCEMENT", "SOURCE", "ArxivExportClient", "ArxivSource", "Author",

@@ -21,9 +21,9 @@ import aiohttp
 from bot.config import SourcesConfig
 from bot.ingest.pipeline import Pipeline
 from bot.sources.arxiv import ArxivExportClient, ArxivSource
-from bot.sources.base import plural
 from bot.sources.hf_daily import fetch_day
 from bot.sources.http import Fetcher, FetchError, Sleep
+from bot.wording import plural
 
 SOURCES = ("hf", "arxiv")
 MAX_DAYS = 366

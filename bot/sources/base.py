@@ -43,10 +43,6 @@ class Source(Protocol):
         ...
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {many or word + 's'}"
-
-
 def not_in_future(paper: Paper, now: datetime | None) -> Paper:
     """Refuse a paper dated days ahead of `now`: it would top every date-sorted list."""
     if now is not None and paper.published is not None and paper.published > now + FUTURE_SLACK:

@@ -23,11 +23,12 @@ from typing import Any
 import aiohttp
 
 from bot.config import HFSourceConfig, HttpConfig
-from bot.sources.base import FetchResult, plural
+from bot.sources.base import FetchResult
 from bot.sources.clean import ItemError
 from bot.sources.hf_item import SOURCE, item_label, paper_from_hf_item
 from bot.sources.http import Fetcher, FetchError, Sleep
 from bot.types import Paper
+from bot.wording import plural
 
 log = logging.getLogger(__name__)
 
