@@ -184,3 +184,20 @@ async def test_foryou_on_off_and_refusals(app, sender):
     async with app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ForYouSchedule)
                                     .where(ForYouSchedule.enabled.is_(True))) == 0
+
+
+async def test_why_names_the_words_that_weigh_for_the_person(app):
+    await app.pipeline.ingest(SAMPLE, source="hf", alert=False)
+    assert "Nothing ranks for you yet" in await say(app, f"/why {FL[6].id}")
+    for paper in FL[:3]:
+        await say(app, f"/like {paper.id}")
+    for paper in VISION[:3]:
+        await say(app, f"/dislike {paper.id}")
+    reply = await say(app, f"/why {FL[6].id}")
+    assert "for you:" in reply and "(score " in reply, reply
+    words = reply.split("for you: ", 1)[1].split(" (score")[0].split(", ")
+    text = (FL[6].title + " " + FL[6].summary).lower()
+    assert 1 <= len(words) <= 3 and all(w in text for w in words)
+    assert "not stored" in await say(app, "/why 2599.00001")
+    assert "someone" not in await say(app, "/why 1 @bob") and not (
+        await run(app, "/why 1 @bob")).ok

@@ -227,6 +227,29 @@ class FeedbackCommands:
                           Span(f" — {item.similarity:.0%} similar · {paper.id}")))
         return Reply.text(*lines)
 
+    # --- /why ------------------------------------------------------------------------------
+
+    async def why(self, incoming: Incoming, arg: str) -> Reply:
+        """The words that weigh most for the sender in a paper (their model's top positive
+        words in it), as arxiv-sanity-lite shows them."""
+        target = await self._target(incoming, arg, "/why REF")
+        if isinstance(target, Reply):
+            return target
+        person, paper_id = target
+        explained = await self.ranking.explain(person, paper_id)
+        title = _short(await self._title(paper_id))
+        if not explained.stored:
+            return Reply.text(f"Can't find that paper: {paper_id} is not stored.", ok=False)
+        if not explained.has_model:
+            async with self.ctx.sessions() as session:
+                likes = sum(m.value == LIKE for m in await marks.feedback_of(session, person))
+            return Reply.text(f"Nothing ranks for you yet: {_progress(likes)}")
+        if not explained.words:
+            return Reply.text(f"“{title}” has no words your likes favour (score "
+                              f"{explained.score or 0:+.2f}).")
+        return Reply.text(f"“{title}” for you: {', '.join(explained.words)} (score "
+                          f"{explained.score or 0:+.2f}).")
+
     # --- /foryou ----------------------------------------------------------------------------
 
     async def foryou(self, incoming: Incoming, arg: str) -> Reply:

@@ -68,6 +68,7 @@ class Commands:
             "like": self.feedback.like, "dislike": self.feedback.dislike,
             "unlike": self.feedback.unlike, "likes": self.feedback.likes,
             "more": self.feedback.more, "foryou": self.feedback.foryou,
+            "why": self.feedback.why,
         }
         assert set(self._handlers) == set(COMMANDS_BY_NAME), "a command without a handler"
 
