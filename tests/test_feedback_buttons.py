@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, date, datetime
 
 import discord
 import discord.gateway
@@ -18,7 +19,8 @@ from sqlalchemy import select
 from adapters.discord_bot import DiscordAdapter
 from adapters.telegram_bot import TelegramAdapter
 from bot.config import DiscordConfig, TelegramConfig
-from bot.types import ChatRef
+from bot.delivery.daily import DailyPoster
+from bot.types import ChatRef, Paper
 from storage import repo
 from storage.models import Feedback
 from tests.fakes import discord_api as dfake
@@ -225,3 +227,27 @@ async def test_discord_list_select_menus_mark_the_chosen_papers(app, dc):
     ack = await dc.next_callback(await dc.interact(payload), timeout=WAIT)
     assert "not stored" in ack.text
     assert len(await marks(app)) == 3
+
+
+async def test_telegram_daily_post_papers_can_be_marked(app, tg, clock):
+    """A person's daily trending list carries the same numbered 👍 / 👎 buttons."""
+    day_papers = [replace(p, upvotes=90 - n) for n, p in enumerate(FL[:3] + VISION[:2])]
+    await app.pipeline.ingest(day_papers, source="hf", alert=False)
+
+    async def trending(_day: date) -> list[Paper]:
+        return day_papers
+
+    clock.now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    reply = await tg_say(tg, PRIVATE, "/daily on 09:00 UTC top 3", ANN)
+    assert reply.plain.startswith("✓"), reply.plain
+    poster = DailyPoster(app.sessions, app.senders, app.clock, fetch=trending,
+                         config=app.config.delivery)
+    clock.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    await poster.run_once()
+    post = tg.accepted(42)[-1]
+    assert post.plain.startswith("Trending papers")
+    data = dict(post.buttons())
+    assert data["👍2"] == f"/like {day_papers[1].id}" and "👍4" not in data
+    ack = await tg_press(tg, post, "👎3", ANN)
+    assert ack["text"].startswith("👎 Noted")
+    assert await marks(app) == [("telegram", "42", day_papers[2].id, -1)]

@@ -376,7 +376,9 @@ def trending_post(papers: Sequence[Paper], day: date, limit: int,
         if measure(body) <= limit:
             break
     return OutMessage(fit(body, limit, measure), title=title,
-                      image_url=papers[0].thumbnail_url if papers else None)
+                      image_url=papers[0].thumbnail_url if papers else None,
+                      items=tuple(ItemRef(n, p.id, p.title)
+                                  for n, p in enumerate(papers, start=1)))
 
 
 def no_trending_note(day: date) -> OutMessage:
