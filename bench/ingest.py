@@ -7,10 +7,10 @@ indexes every watch), then ingests 2,000 new papers with `alert=True` through
 - a probe sleeps 5 ms at a time and records how late it wakes (the longest event-loop stall);
 - a `/watch` is sent through the command layer every second and timed until its reply.
 Reports: ingest wall time, deliveries created and per second, peak resident memory, the
-longest stall, and the /watch latencies. The baseline is the first version's ingest (one
-transaction, matching and row building on the loop, hit counts watch by watch), kept in
-bench/baseline_ingest.py and run in the same process on its own fresh database; the ratio
-printed is baseline / current.
+longest stall, and the /watch latencies (median, p95, max). The baseline is the first
+version's ingest (one transaction, matching and row building on the loop, hit counts watch
+by watch), kept in bench/baseline_ingest.py and run in the same process on its own fresh
+database; the ratio printed is baseline / current.
 
     python -m bench.ingest --watches 100000
     python -m bench.ingest --watches 1000000 --no-baseline
@@ -154,15 +154,21 @@ async def measure(label: str, url: str | None, watches: list[tuple[int, str]],
     latencies = probe.watch_latencies or [0.0]
     return {"wall": wall, "deliveries": deliveries, "per_second": deliveries / wall,
             "stall": max(probe.stalls or [0.0]), "watch_max": max(latencies),
-            "watch_median": statistics.median(latencies), "watch_count": len(latencies),
+            "watch_median": statistics.median(latencies), "watch_p95": _p95(latencies),
+            "watch_count": len(latencies),
             "rss": peak_rss_mb()}
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[18] if len(values) > 1 else values[0]
 
 
 def show(label: str, r: dict[str, float]) -> None:
     print(f"  {label}: ingest {r['wall']:.1f} s, {r['deliveries']:,.0f} deliveries "
           f"({r['per_second']:,.0f}/s), longest loop stall {r['stall'] * 1000:.0f} ms, "
           f"/watch during ingest: {r['watch_count']:.0f} sent, median "
-          f"{r['watch_median'] * 1000:.0f} ms, max {r['watch_max'] * 1000:.0f} ms, "
+          f"{r['watch_median'] * 1000:.0f} ms, p95 {r['watch_p95'] * 1000:.0f} ms, "
+          f"max {r['watch_max'] * 1000:.0f} ms, "
           f"peak RSS so far {r['rss']:,.0f} MB", flush=True)
 
 

@@ -149,3 +149,45 @@ async def test_a_refresh_that_brings_code_makes_one_follow_up_per_alerted_chat(a
         again = (await session.execute(select(func.count()).where(
             Delivery.kind != "alert"))).scalar_one()
     assert again == 2
+
+
+async def test_bulk_rows_belong_to_the_transaction_and_read_back_through_the_orm(app, clock):
+    """The bulk writer goes past SQLAlchemy to the driver: a rolled-back batch leaves
+    nothing, a committed one reads back through the ORM as written, and a batch written
+    again (a resumed fan-out) adds nothing."""
+    from storage.repo import fanout
+
+    now = clock()
+    async with app.sessions.begin() as session:
+        session.add(Chat(id=7, platform="telegram", external_id="7", kind="user",
+                         state="active", created_at=now))
+        session.add(PaperRow(id="2611.00001", title="t", summary="", authors=[],
+                             categories=[], keywords=[], source="test", first_seen=now,
+                             updated_at=now))
+    rows = [(7, "2611.00001", "alert", "[3, 4]", '[["title", "bulk rows"]]'),
+            (7, "2611.00001", "code", [], [["note", "x"]])]
+
+    class Boom(Exception):
+        pass
+
+    try:
+        async with app.sessions.begin() as session:
+            assert await fanout.write_deliveries(session, rows, now) == 2
+            raise Boom
+    except Boom:
+        pass
+    async with app.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Delivery))
+                ).scalar_one() == 0
+    async with app.sessions.begin() as session:
+        assert await fanout.write_deliveries(session, rows, now) == 2
+    async with app.sessions.begin() as session:
+        assert await fanout.write_deliveries(session, rows, now) == 0
+    async with app.sessions() as session:
+        stored = (await session.scalars(select(Delivery).order_by(Delivery.kind))).all()
+        due = (await session.execute(select(func.count()).where(
+            Delivery.next_attempt_at <= now, Delivery.state == "pending"))).scalar_one()
+    assert [(d.kind, d.watch_ids, d.why) for d in stored] == [
+        ("alert", [3, 4], [["title", "bulk rows"]]), ("code", [], [["note", "x"]])]
+    assert all(d.created_at == now and d.next_attempt_at == now for d in stored)
+    assert due == 2  # the stored times compare with the ORM's own parameters

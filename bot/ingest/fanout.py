@@ -1,21 +1,31 @@
 """New papers -> delivery rows: one per (chat, paper), listing every watch of the chat that hit.
 
 `plan_fan_out` runs in a worker thread on the live index (see WatchSet.off_loop): it matches
-a chunk of papers and cuts the rows into batches small enough for one short transaction
-each, with the hit counts of each batch. Watches of chats that get nothing (blocked, moved)
-and watches this process has no chat for yet (made after the paper was stored) are skipped.
+a chunk of papers and builds every row ready to store, so the event loop and the database
+write do no per-row Python work:
+- `watch_ids` and `why` are serialized to JSON here (the `why` of equal hits once, cached);
+- the chunk's rows are sorted by chat and cut into batches small enough for one short
+  transaction each. A batch then covers a narrow range of chats, so the indexes that start
+  with the chat (the unique (chat, paper, kind) rule, the per-chat due index) are changed in
+  few pages per transaction: random chats measured 3x slower on SQLite at 530k rows.
+Each batch carries the hit counts of its rows. Watches of chats that get nothing (blocked,
+moved) and watches this process has no chat for yet (made after the paper was stored) are
+skipped.
 """
 
 from __future__ import annotations
 
+import gc
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.types import MatchHit, Paper
 from bot.watching.matching import WatchIndex
 
-# (chat_id, paper_id, kind, watch_ids, why) as storage.repo.fanout writes it
-Row = tuple[int, str, str, list[int], list[list[str]]]
+# (chat_id, paper_id, kind, watch_ids, why) as storage.repo.fanout writes it; watch_ids and
+# why are JSON text when planned here, or lists (follow-ups), which the writer serializes
+Row = tuple[int, str, str, str | list[int], str | list[list[str]]]
 
 
 @dataclass
@@ -24,33 +34,64 @@ class Batch:
     hit_counts: dict[int, int] = field(default_factory=dict)
 
 
+class _Json:
+    """JSON text of watch id lists and of `why` lists; the `why` of equal terms made once."""
+
+    def __init__(self) -> None:
+        self._why: dict[tuple[tuple[str, str], ...], str] = {}
+
+    def why(self, terms: tuple[tuple[str, str], ...]) -> str:
+        text = self._why.get(terms)
+        if text is None:
+            text = self._why[terms] = json.dumps([list(t) for t in terms])
+        return text
+
+    @staticmethod
+    def watch_ids(ids: list[int]) -> str:
+        return f"[{ids[0]}]" if len(ids) == 1 else json.dumps(sorted(ids))
+
+
 def _rows_of_paper(paper_id: str, hits: list[MatchHit], chat_of: Callable[[int], int],
-                   inactive: set[int]) -> list[tuple[Row, list[MatchHit]]]:
+                   inactive: set[int], out: list[tuple[Row, list[int]]], js: _Json) -> None:
     per_chat: dict[int, list[MatchHit]] = {}
     for hit in hits:
         chat = chat_of(hit.watch_id)
         if chat and chat not in inactive:
             per_chat.setdefault(chat, []).append(hit)
-    out = []
     for chat_id, chat_hits in per_chat.items():
-        why = list(dict.fromkeys(term for h in chat_hits for term in h.terms))
-        row: Row = (chat_id, paper_id, "alert", sorted(h.watch_id for h in chat_hits),
-                    [list(t) for t in why])
-        out.append((row, chat_hits))
-    return out
+        if len(chat_hits) == 1:  # most rows: one watch of the chat hit
+            hit = chat_hits[0]
+            out.append(((chat_id, paper_id, "alert", f"[{hit.watch_id}]", js.why(hit.terms)),
+                        [hit.watch_id]))
+            continue
+        ids = [h.watch_id for h in chat_hits]
+        why = tuple(dict.fromkeys(term for h in chat_hits for term in h.terms))
+        out.append(((chat_id, paper_id, "alert", js.watch_ids(ids), js.why(why)), ids))
 
 
 def plan_fan_out(index: WatchIndex, papers: Sequence[Paper], chat_of: Callable[[int], int],
                  inactive: set[int], batch_rows: int) -> list[Batch]:
-    """Match `papers` and group the resulting rows into batches of at most `batch_rows`."""
-    batches = [Batch()]
-    for paper_id, hits in index.match_many(papers).items():
-        for row, chat_hits in _rows_of_paper(paper_id, hits, chat_of, inactive):
-            batch = batches[-1]
-            if len(batch.rows) >= batch_rows:
-                batch = Batch()
-                batches.append(batch)
-            batch.rows.append(row)
-            for hit in chat_hits:
-                batch.hit_counts[hit.watch_id] = batch.hit_counts.get(hit.watch_id, 0) + 1
-    return [b for b in batches if b.rows]
+    """Match `papers`; their rows sorted by chat, in batches of at most `batch_rows`."""
+    hits_by_paper = index.match_many(papers)
+    was_enabled = gc.isenabled()
+    gc.disable()  # hundreds of thousands of acyclic tuples: collections would walk them all
+    try:
+        planned: list[tuple[Row, list[int]]] = []
+        js = _Json()
+        for paper_id, hits in hits_by_paper.items():
+            _rows_of_paper(paper_id, hits, chat_of, inactive, planned, js)
+        del hits_by_paper
+        planned.sort(key=lambda item: item[0][0])
+        batches = []
+        for start in range(0, len(planned), batch_rows):
+            batch = Batch()
+            counts = batch.hit_counts
+            for row, ids in planned[start:start + batch_rows]:
+                batch.rows.append(row)
+                for wid in ids:
+                    counts[wid] = counts.get(wid, 0) + 1
+            batches.append(batch)
+        return batches
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -2,8 +2,9 @@
 
 In bounded steps that stay crash-safe (issue 14): one short transaction stores the batch,
 marking each new paper `fanout_pending`; then chunks of papers are matched in a worker
-thread (bot/ingest/fanout.py), their delivery rows written in bulk a few thousand per
-transaction, and the chunk's papers unmarked. A restart (or the next ingest) finishes any
+thread (bot/ingest/fanout.py), the next chunk while one is written, their delivery rows
+written in bulk 10,000 per transaction (sorted by chat), the last one unmarking the chunk's
+papers; the watches' hit counts follow once at the end. A restart (or the next ingest) finishes any
 paper still marked; the unique (chat, paper, kind) rule keeps a resumed fan-out from
 writing a delivery twice. Papers already stored are refreshed (upvotes, newer version)
 without alerting, and a refresh that gives a paper code, trending upvotes or a revised text
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,7 +29,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.ingest.fanout import Row, plan_fan_out
+from bot.ingest.fanout import Batch, Row, plan_fan_out
 from bot.ingest.followups import FollowUp, FollowUpRules, follow_ups
 from bot.ops.metrics import Metrics
 from bot.sources.clean import clean_papers
@@ -36,8 +38,10 @@ from bot.watching.watchset import WatchSet
 from storage import repo
 from storage.repo import fanout
 
-FANOUT_PAPERS = 50  # papers matched per worker-thread step
-WRITE_ROWS = 4_000  # delivery rows per transaction: a few tens of ms of database work
+FANOUT_PAPERS = 100  # papers matched per worker-thread step (~270k rows at 1M watches)
+WRITE_ROWS = 10_000  # delivery rows per transaction: ~100 ms of database work or less
+WRITE_SLICE = 0.3  # SQLite: seconds of back-to-back writing before other writers get a turn
+YIELD_SECONDS = 0.12  # longer than SQLite's busy handler sleeps between two tries
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -68,6 +72,19 @@ async def _off_loop(func: Callable[..., _T], items: Sequence[Paper], *args: str)
     return await asyncio.to_thread(func, items, *args)
 
 
+def _dialect(sessions: async_sessionmaker) -> str:
+    bind = sessions.kw.get("bind")
+    return bind.dialect.name if bind is not None else ""
+
+
+def _connections_in_use(sessions: async_sessionmaker) -> int:
+    """Connections of the session factory's pool checked out right now (0 if unknown)."""
+    bind = sessions.kw.get("bind")
+    pool = getattr(getattr(bind, "sync_engine", None), "pool", None)
+    checkedout = getattr(pool, "checkedout", None)
+    return int(checkedout()) if callable(checkedout) else 0
+
+
 class Pipeline:
     def __init__(self, sessions: async_sessionmaker, watches: WatchSet,
                  clock: Callable[[], datetime], on_enqueued: Callable[[], None] | None = None,
@@ -79,6 +96,8 @@ class Pipeline:
         self.on_enqueued = on_enqueued
         self.followups = followups or FollowUpRules()
         self._lock = asyncio.Lock()  # one ingest at a time per process keeps the index simple
+        self._dialect = _dialect(sessions)
+        self._slice_started = time.monotonic()
 
     async def ingest(self, papers: Sequence[Paper], *, source: str, alert: bool,
                      updates: Sequence[Paper] = ()) -> IngestResult:
@@ -162,16 +181,76 @@ class Pipeline:
         async with self.sessions() as session:
             await self.watches.refresh(session, now)
             inactive = await fanout.inactive_chat_ids(session)
-        written = 0
-        for start in range(0, len(papers), FANOUT_PAPERS):
-            chunk = papers[start:start + FANOUT_PAPERS]
-            batches = await self.watches.off_loop(
+        chunks = [papers[i:i + FANOUT_PAPERS] for i in range(0, len(papers), FANOUT_PAPERS)]
+
+        def plan(chunk: Sequence[Paper]) -> asyncio.Future[list[Batch]]:
+            return asyncio.ensure_future(self.watches.off_loop(
                 partial(plan_fan_out, papers=chunk, chat_of=self.watches.chat_of,
-                        inactive=inactive, batch_rows=WRITE_ROWS))
-            for batch in batches:
-                async with self.sessions.begin() as session:
-                    written += await fanout.write_deliveries(session, batch.rows, now)
-                    await fanout.add_hit_counts(session, batch.hit_counts)
+                        inactive=inactive, batch_rows=WRITE_ROWS)))
+
+        written = 0
+        counts: dict[int, int] = {}
+        planned: asyncio.Future[list[Batch]] | None = plan(chunks[0])
+        try:
+            for n, chunk in enumerate(chunks):
+                assert planned is not None
+                batches = await planned
+                # the next chunk is matched in the worker thread while this one is written
+                # (sqlite3 and asyncpg leave the interpreter lock while they work)
+                planned = plan(chunks[n + 1]) if n + 1 < len(chunks) else None
+                written += await self._write(batches, [p.id for p in chunk], now)
+                for batch in batches:
+                    for wid, hits in batch.hit_counts.items():
+                        counts[wid] = counts.get(wid, 0) + hits
+        finally:
+            if planned is not None and not planned.done():
+                await asyncio.wait([planned])  # the thread holds the index until it ends
+            if planned is not None and planned.done() and not planned.cancelled():
+                planned.exception()  # retrieved: the error that stopped us is the one raised
+        await self._add_hit_counts(counts)
+        return written
+
+    async def _add_hit_counts(self, counts: dict[int, int]) -> None:
+        """The fan-out's hit counts, once at its end, by watch id, a batch per transaction:
+        each watch is updated once (not once per batch it had rows in) and a transaction
+        changes neighbouring rows. A crash in the middle of a fan-out loses the counts of
+        its first part (a display figure; the deliveries are what is kept exactly)."""
+        pairs = sorted(counts.items())
+        for start in range(0, len(pairs), WRITE_ROWS):
             async with self.sessions.begin() as session:
-                await fanout.mark_fanned_out(session, [p.id for p in chunk])
+                await fanout.add_hit_counts(session, pairs[start:start + WRITE_ROWS])
+            await self._let_others_write()
+
+    async def _let_others_write(self) -> None:
+        """Between two write transactions, make room for the other writers of this process.
+
+        SQLite has one writer at a time, and a writer that finds the database locked sleeps
+        in its busy handler, polling at most every 100 ms: back-to-back ingest transactions
+        would keep it waiting for seconds (a /watch answered after 6 s). When another
+        connection is in use, pause a little longer than that poll every WRITE_SLICE of
+        writing, so a waiting /watch gets the lock within about half a second.
+        """
+        if self._dialect != "sqlite":
+            return
+        now = time.monotonic()
+        if now - self._slice_started < WRITE_SLICE:
+            await asyncio.sleep(0)
+            return
+        if _connections_in_use(self.sessions) > 0:
+            await asyncio.sleep(YIELD_SECONDS)
+        self._slice_started = time.monotonic()
+
+    async def _write(self, batches: list[Batch], paper_ids: list[str], now: datetime) -> int:
+        """A chunk's rows, one short transaction per batch; the last one also marks the
+        chunk's papers fanned out."""
+        written = 0
+        for n, batch in enumerate(batches):
+            async with self.sessions.begin() as session:
+                written += await fanout.write_deliveries(session, batch.rows, now)
+                if n == len(batches) - 1:
+                    await fanout.mark_fanned_out(session, paper_ids)
+            await self._let_others_write()
+        if not batches:
+            async with self.sessions.begin() as session:
+                await fanout.mark_fanned_out(session, paper_ids)
         return written
