@@ -45,3 +45,11 @@ def test_stars_count_only_once_the_repository_is_known_and_only_when_crossing():
 def test_a_revision_notes_what_changed(change, notes):
     after = replace(BASE, version=2, upvotes=60, **change)
     assert follow_ups(BASE, after, RULES) == [("trending", []), ("revised", notes)]
+
+
+def test_a_paper_seen_first_without_a_version_counts_as_v1():
+    from_hf = replace(BASE, version=None)
+    assert follow_up_kinds(from_hf, replace(BASE, version=2, title="Another title"),
+                           RULES) == ["revised"]
+    assert follow_up_kinds(from_hf, replace(BASE, version=1, title="Another title"),
+                           RULES) == []  # arXiv's v1 is no revision of what HF listed

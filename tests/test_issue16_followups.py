@@ -221,3 +221,17 @@ async def test_stars_crossing_the_threshold_is_a_code_follow_up_once(app, telegr
     await ingest_hf(app, tmp_path, "4.json", [hf_item(A, "Protein folding at scale", 3,
                                                       githubRepo=REPO, githubStars=900)])
     assert len(texts(telegram, ANN)) == 2
+
+
+async def test_a_paper_first_listed_on_hf_then_revised_on_arxiv_says_so(app, telegram,
+                                                                         tmp_path):
+    await say(app, ANN, "/watch protein folding")
+    await ingest_hf(app, tmp_path, "1.json", [hf_item(A, "Protein folding at scale", 3)])
+    assert len(texts(telegram, ANN)) == 1
+    await app.pipeline.ingest([], updates=[arxiv(A, "Protein folding at any scale",
+                                                 "About Protein folding at scale.", 2)],
+                              source="arxiv", alert=True)
+    await app.flush_deliveries()
+    assert await follow_up_rows(app) == [(ANN.external_id, A, "revised")]
+    assert ("✎ Protein folding at any scale — new version v2: title changed"
+            in texts(telegram, ANN)[1])

@@ -3,7 +3,8 @@
 `follow_up_kinds(before, after, rules)` compares the stored paper with its newer sighting:
 - "code": a GitHub repository appeared, or its stars crossed `rules.stars`;
 - "trending": Hugging Face upvotes crossed `rules.upvotes`;
-- "revised": a newer arXiv version changed the title or the abstract.
+- "revised": a newer arXiv version changed the title or the abstract (a paper stored
+  without a version, as Hugging Face lists them, counts as v1).
 Each kind fires once per paper because it compares across the threshold (before below,
 after at or above); the outbox's unique (chat, paper, kind) keeps it once per person.
 
@@ -66,8 +67,9 @@ def follow_up_kinds(before: Paper, after: Paper, rules: FollowUpRules = _DEFAULT
         kinds.append("code")
     if _crossed(before.upvotes, after.upvotes, rules.upvotes):
         kinds.append("trending")
-    newer = after.version is not None and before.version is not None \
-        and after.version > before.version
+    # a paper first seen on Hugging Face has no version: it counts as v1, so the arXiv v2
+    # that changes its text is a revision (the stored text is replaced by it too)
+    newer = after.version is not None and after.version > (before.version or 1)
     if newer and (_words(after.title) != _words(before.title)
                   or _words(after.summary) != _words(before.summary)):
         kinds.append("revised")
