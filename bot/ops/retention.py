@@ -25,15 +25,16 @@ PAUSE_SECONDS = 0.05  # between batches: other writers get the database in betwe
 EVERY_SECONDS = 3600.0
 
 
-async def prune_once(sessions: async_sessionmaker, now: datetime, keep_days: int) -> int:
-    """Delete every delivery past retention, batch by batch; how many were deleted."""
+async def prune_once(sessions: async_sessionmaker, now: datetime, keep_days: int,
+                     batch: int = BATCH) -> int:
+    """Delete every delivery past retention, `batch` rows per transaction; how many."""
     before = now - timedelta(days=keep_days)
     total = 0
     while True:
         async with sessions.begin() as session:
-            deleted = await fanout.prune_deliveries(session, before, BATCH)
+            deleted = await fanout.prune_deliveries(session, before, batch)
         total += deleted
-        if deleted < BATCH:
+        if deleted < batch:
             break
         await asyncio.sleep(PAUSE_SECONDS)
     if total:
