@@ -44,6 +44,7 @@ from bot.delivery.pacing import Pacers
 from bot.delivery.plan import HOUR, plan_delivery, recent_sends
 from bot.delivery.render import AlertItem, Batch, alert_messages, digest_heading, foryou_messages
 from bot.ops.metrics import Metrics
+from bot.ranking.person_model import MIN_LIKES
 from bot.ranking.service import RankingService
 from bot.ranking.types import FORYOU_KIND, Person
 from bot.types import (
@@ -98,6 +99,7 @@ class DeliveryWorker:
         self.metrics = metrics or Metrics()
         # orders a person's coalesced alerts best first (None: the order they came in)
         self.ranking = ranking
+        self._rankable: set[int] = set()  # this round's chats whose person has a model
         self.wake = asyncio.Event()
 
     def notify(self) -> None:
@@ -184,6 +186,7 @@ class DeliveryWorker:
         by_chat: dict[int, list[DeliveryItem]] = {}
         for row in claimed:
             by_chat.setdefault(row.chat_id, []).append(row)
+        self._rankable = await self._with_models([c for c, r in by_chat.items() if len(r) > 1])
         limit = asyncio.Semaphore(max(1, self.config.concurrency))
 
         async def one(chat_id: int, rows: list[DeliveryItem]) -> None:
@@ -230,7 +233,8 @@ class DeliveryWorker:
         # (paper, kind) is unique per chat; ranking replaces items with starred copies
         row_of = {(item.paper.id, item.kind): row for item, row in zip(items, rows, strict=True)}
         picks = [item for item in items if item.kind == FORYOU_KIND]
-        news = await self._ranked(ref, [item for item in items if item.kind != FORYOU_KIND])
+        news = await self._ranked(ref, chat_id,
+                                 [item for item in items if item.kind != FORYOU_KIND])
         updates = sum(item.kind != "alert" for item in news)
         batches = alert_messages(news, sender.max_chars, sender.measure,
                                  heading=digest_heading(plan.kind, len(news), updates))
@@ -295,13 +299,22 @@ class DeliveryWorker:
             log.info("hourly cap: chat=%s:%s alerts=%d wait until %s", ref.platform,
                      ref.external_id, len(rows_of(held)), until)
 
-    async def _ranked(self, ref: ChatRef, items: list[AlertItem]) -> list[AlertItem]:
+    async def _with_models(self, chat_ids: list[int]) -> set[int]:
+        """The chats of this round whose person has enough likes for a model (one query)."""
+        if self.ranking is None or not chat_ids:
+            return set()
+        async with self.sessions() as session:
+            return await feedback_refs.chats_with_likes(session, chat_ids, MIN_LIKES)
+
+    async def _ranked(self, ref: ChatRef, chat_id: int,
+                      items: list[AlertItem]) -> list[AlertItem]:
         """A person's coalesced alerts best first by their ranking model, the top ones
         starred; follow-ups keep their place after them. Unchanged (the same list) for a
         shared chat, a single alert, or a person with fewer than 3 likes. The model is
         trained and scores in a worker thread (RankingService)."""
         alerts = [item for item in items if item.kind == "alert"]
-        if self.ranking is None or ref.kind != "user" or len(alerts) < 2:
+        if self.ranking is None or ref.kind != "user" or len(alerts) < 2 or (
+                chat_id not in self._rankable):
             return items
         try:
             ranking = await self.ranking.rank(Person(ref.platform, ref.external_id),

@@ -191,6 +191,10 @@ class RankingService:
     async def rank(self, person: Person, paper_ids: Sequence[str]) -> Ranking:
         """These ids best first for the person, each with its score, the top ones starred.
         Without a model (fewer than 3 likes): has_model False and the caller's order."""
+        async with self.sessions() as session:  # most people have no model: one read,
+            marks = await repo.feedback_of(session, person)  # and no tf-idf space to fit
+        if sum(1 for m in marks if m.value == LIKE) < MIN_LIKES:
+            return ranker.unranked(paper_ids, NO_MODEL)
         space, model = await self._person(person, paper_ids)
         if space is None or model is None:
             return ranker.unranked(paper_ids, NO_MODEL)

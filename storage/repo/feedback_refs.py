@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ranking.types import FORYOU_KIND, ForYouSetting, Person
-from storage.models import Chat, Delivery, ForYouSchedule, SentItem
+from storage.models import Chat, Delivery, Feedback, ForYouSchedule, SentItem
 from storage.repo.deliveries import enqueue_deliveries
 from storage.repo.dialect import upsert_insert
 
@@ -116,3 +116,20 @@ async def enqueue_foryou(session: AsyncSession, chat_id: int,
              "next_attempt_at": now, "created_at": now}
             for paper_id, words in picks]
     return await enqueue_deliveries(session, rows) if rows else 0
+
+
+async def chats_with_likes(session: AsyncSession, chat_ids: Sequence[int],
+                           at_least: int) -> set[int]:
+    """Which of these private chats belong to a person with `at_least` likes (whose alerts
+    a ranking model may order): one query for a whole delivery round."""
+    found: set[int] = set()
+    ids = list(dict.fromkeys(chat_ids))
+    for start in range(0, len(ids), 900):
+        rows = await session.scalars(
+            select(Chat.id).join(Feedback, (Feedback.platform == Chat.platform)
+                                 & (Feedback.user_id == Chat.external_id))
+            .where(Chat.id.in_(ids[start:start + 900]), Chat.kind == "user",
+                   Feedback.value == 1)
+            .group_by(Chat.id).having(func.count() >= at_least))
+        found.update(rows)
+    return found
