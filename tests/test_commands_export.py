@@ -12,7 +12,7 @@ from adapters.console import CONSOLE_CHAT
 from bot.types import Attachment, ChatRef, Incoming, Reply
 from storage import repo
 from storage.models import Delivery
-from tests.helpers import paper_item, write_jsonl
+from tests.helpers import ScriptedSender, paper_item, write_jsonl
 
 PERSON = ChatRef("telegram", "7001", "user")
 
@@ -191,3 +191,39 @@ async def test_a_blocked_chat_still_gets_its_file_under_the_warning(app, console
     reply = await run(app, "/export watches")
     assert reply.body.plain().startswith("Alerts can't reach you: the bot was blocked")
     assert len(reply.attachments) == 1 and reply.ephemeral
+
+
+async def test_export_adds_the_papers_the_sender_liked(app, console, clock, tmp_path):
+    from datetime import UTC, datetime
+
+    from bot.types import Paper
+
+    async def said(text: str, user: str = "7001") -> Reply:
+        return await app.commands.dispatch(Incoming(PERSON, text, user_id=user))
+
+    assert "Watching" in (await said("/watch diffusion")).body.plain()
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    liked = Paper(id="2611.00501", title="Old graph paper", authors=("Ann Liked",),
+                  categories=("cs.LG",), published=day, source="arxiv")
+    other = Paper(id="2611.00502", title="Never liked", published=day, source="arxiv")
+    await app.pipeline.ingest([liked, other], source="arxiv", alert=False)
+    assert "No alerts in the last 30 days and no liked papers" in (
+        await said("/export")).body.plain()
+    assert (await said("/like 2611.00501")).ok
+    assert (await said("/like 2611.00502", user="9999")).ok  # someone else's like
+    only_liked = await said("/export")
+    [attachment] = only_liked.attachments
+    assert "1 paper you were alerted about in the last 30 days or liked (1 liked)" in \
+        only_liked.body.plain()
+    entries = bibtexparser.parse_string(attachment.data.decode("utf-8")).entries
+    assert [(e["eprint"], e["title"], e["author"], e["year"]) for e in entries] == [
+        ("2611.00501", "{Old graph paper}", "Ann Liked", "2026")]
+
+    app.add_sender(ScriptedSender(platform="telegram"))  # PERSON's alert goes out
+    await ingest(console, tmp_path, "p.jsonl", paper_item(
+        "2612.00601", "Diffusion now", published=at(clock)))
+    await app.flush_deliveries()
+    both = await said("/export")
+    entries = bibtexparser.parse_string(both.attachments[0].data.decode("utf-8")).entries
+    assert sorted(e["eprint"] for e in entries) == ["2611.00501", "2612.00601"]
+    assert "2 papers" in both.body.plain()

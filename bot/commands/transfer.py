@@ -1,5 +1,6 @@
-"""/export (a BibTeX file of the last 30 days' alerts), /export watches and /import (a
-chat's watches as a small text file, one query a line, and back)."""
+"""/export (a BibTeX file of the last 30 days' alerts and of the papers the sender liked),
+/export watches and /import (a chat's watches as a small text file, one query a line, and
+back)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from bot.delivery.local_time import zone
 from bot.delivery.render import plural
 from bot.export.bibtex import bibtex_file
 from bot.export.watch_file import read_watch_file, write_watch_file
+from bot.ranking.types import LIKE, Person
 from bot.types import Attachment, Incoming, Reply, RichText
 from bot.watching.query import Query
+from storage import feedback as marks
 from storage import repo
 
 EXPORT_DAYS = 30
@@ -42,18 +45,27 @@ class TransferCommands:
         if what:
             return Reply.text(usage("export"), ok=False)
         since = self.ctx.clock() - timedelta(days=EXPORT_DAYS)
+        user = incoming.user_id.strip()
         async with self.ctx.sessions() as session:
             chat = await repo.get_chat(session, incoming.chat)
             papers = await repo.alerted_papers(session, chat.id, since) if chat else []
-        if chat is None or not papers:
-            return Reply.text(f"No alerts in the last {EXPORT_DAYS} days, so there is nothing "
-                              "to export yet. /export watches sends your watches as a file.")
+            liked = [m.paper_id for m in await marks.feedback_of(
+                session, Person(incoming.chat.platform, user)) if m.value == LIKE] if user else []
+            known = {p.id for p in papers}
+            found = await repo.papers_for_delivery(session, [i for i in liked if i not in known])
+        papers += [found[i] for i in liked if i in found]
+        if not papers:
+            return Reply.text(f"No alerts in the last {EXPORT_DAYS} days and no liked papers, so "
+                              "there is nothing to export yet. /export watches sends your "
+                              "watches as a file.")
         data = bibtex_file(papers).encode("utf-8")
         count = len({p.id for p in papers})
-        attachment = Attachment(f"paperwatch-{self._today(chat.timezone)}.bib", data,
-                                BIBTEX_MIME)
-        body = RichText.of(f"{plural(count, 'paper')} you were alerted about in the last "
-                           f"{EXPORT_DAYS} days, as BibTeX.")
+        zone_name = chat.timezone if chat else "UTC"
+        attachment = Attachment(f"paperwatch-{self._today(zone_name)}.bib", data, BIBTEX_MIME)
+        what = f"you were alerted about in the last {EXPORT_DAYS} days"
+        if found:
+            what += f" or liked ({len(found)} liked)"
+        body = RichText.of(f"{plural(count, 'paper')} {what}, as BibTeX.")
         return Reply(body, attachments=(attachment,))
 
     async def _export_watches(self, incoming: Incoming) -> Reply:
