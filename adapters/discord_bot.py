@@ -307,6 +307,8 @@ class DiscordAdapter:
         async def run_all() -> Reply:
             replies = [await self.commands.dispatch(self._personal(interaction, command))
                        for command in commands]
+            if len(replies) == 1:
+                return replace(replies[0], ephemeral=True)
             lines = [r.body.plain().split("\n", 1)[0] for r in replies]
             return Reply.text(*lines, ok=all(r.ok for r in replies), ephemeral=True)
 

@@ -1,11 +1,11 @@
 """Discord's feedback controls, built from a message's platform-neutral item refs
 (`OutMessage.items`): under a single alert the buttons 👍 / 👎 / More like this (the
-persistent `CommandButton`s: custom id "pw:/like 2411.18385"); under a numbered list two
-select menus, "👍 Relevant…" and "👎 Not relevant…", whose options are its items by number
-and title (value: the paper id). The menus are a `DynamicItem` too (custom id
+persistent `CommandButton`s: custom id "pw:/like 2411.18385"); under a numbered list three
+select menus, "👍 Relevant…", "👎 Not relevant…" and "🔎 More like this…", whose options are
+its items by number and title (value: the paper id). The menus are a `DynamicItem` too (custom id
 "pw:pick:like"), so a message sent before a restart still works. A choice runs
-"/like ID" (or "/dislike ID") for each chosen paper, for whoever chose, and is answered
-with an ephemeral acknowledgement."""
+"/like ID" (or "/dislike ID", "/more ID") for each chosen paper, for whoever chose, and is
+answered ephemerally: an acknowledgement line per paper, or the similar papers."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ MAX_OPTIONS = 25  # Discord's limit per select menu
 MAX_OPTION_CHARS = 100
 SINGLE = (("👍", "like"), ("👎", "dislike"), ("More like this", "more"))
 PICKS = (("like", "👍 Relevant: pick papers of this list…"),
-         ("dislike", "👎 Not relevant: pick papers of this list…"))
+         ("dislike", "👎 Not relevant: pick papers of this list…"),
+         ("more", "🔎 More like this: pick a paper…"))
 
 
 class PickHandlers(Protocol):
@@ -30,15 +31,16 @@ class PickHandlers(Protocol):
 
 
 class FeedbackPick(discord.ui.DynamicItem[discord.ui.Select],
-                   template=re.compile(re.escape(PICK_PREFIX) + r"(?P<action>like|dislike)")):
+                   template=re.compile(re.escape(PICK_PREFIX) + r"(?P<action>like|dislike|more)")):
     """A select menu of a list's papers: choosing marks them for whoever chose."""
 
     def __init__(self, action: str, options: list[discord.SelectOption] | None = None,
                  placeholder: str | None = None) -> None:
         options = options or [discord.SelectOption(label="-", value="-")]
+        most = 1 if action == "more" else len(options)  # one list of similar papers at a time
         super().__init__(discord.ui.Select(custom_id=PICK_PREFIX + action,
                                            placeholder=placeholder, options=options,
-                                           min_values=1, max_values=len(options)))
+                                           min_values=1, max_values=most))
         self.action = action
 
     @classmethod

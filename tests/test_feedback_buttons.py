@@ -208,7 +208,7 @@ async def test_discord_list_select_menus_mark_the_chosen_papers(app, dc):
     await app.flush_deliveries()
     listing = dc.messages(dc.dm_channel(D_ANN_ID))[-1]
     selects = dict(listing.selects())
-    assert set(selects) == {"pw:pick:like", "pw:pick:dislike"}
+    assert set(selects) == {"pw:pick:like", "pw:pick:dislike", "pw:pick:more"}
     options = selects["pw:pick:like"]
     assert len(options) >= 3 and options[0][0].startswith("1. ")
     chosen = [options[0][1], options[2][1]]
@@ -222,6 +222,9 @@ async def test_discord_list_select_menus_mark_the_chosen_papers(app, dc):
     assert sorted(await marks(app)) == sorted([("discord", str(D_ANN_ID), chosen[0], 1),
                                                ("discord", str(D_ANN_ID), chosen[1], 1),
                                                ("discord", str(D_ANN_ID), options[1][1], -1)])
+    payload = dc.select_press(listing, "pw:pick:more", [options[0][1]], user_obj=D_ANN)
+    more = await dc.next_callback(await dc.interact(payload), timeout=WAIT)
+    assert more.ephemeral and "Papers like" in more.text and "% similar" in more.text
     # a value that names no stored paper (a forged interaction): refused, nothing stored
     payload = dc.select_press(listing, "pw:pick:like", ["2599.99999"], user_obj=D_BOB)
     ack = await dc.next_callback(await dc.interact(payload), timeout=WAIT)
