@@ -15,6 +15,7 @@ database; the ratio printed is baseline / current.
     python -m bench.ingest --watches 100000
     python -m bench.ingest --watches 1000000 --no-baseline
     python -m bench.ingest --watches 100000 --url postgresql+asyncpg://postgres@127.0.0.1/test
+    python -m bench.ingest --watches 100000 --no-baseline --no-watch-probe
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from storage import db
 from storage.models import Chat, Watch
 
 WATCHES_PER_CHAT = 5
+WATCH_PROBE = True  # --no-watch-probe: the ingest alone (a /watch preview matches every
+# recent paper again: with 2,000 new papers that is most of the CPU a /watch costs)
 
 
 @dataclass
@@ -60,6 +63,9 @@ class Probe:
             self.stalls.append(time.perf_counter() - started - tick)
 
     async def watch_every_second(self, stop: asyncio.Event, app: App) -> None:
+        if not WATCH_PROBE:
+            await stop.wait()
+            return
         chat = ChatRef("console", "bench-probe")
         n = 0
         while not stop.is_set():
@@ -196,4 +202,8 @@ if __name__ == "__main__":
     parser.add_argument("--papers", type=int, default=2_000)
     parser.add_argument("--url", default=None, help="a PostgreSQL URL (default: SQLite file)")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--no-watch-probe", dest="watch_probe", action="store_false",
+                        help="send no /watch during the ingest (the ingest alone)")
+    arguments = parser.parse_args()
+    WATCH_PROBE = arguments.watch_probe
+    asyncio.run(main(arguments))

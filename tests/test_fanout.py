@@ -27,7 +27,7 @@ from tests.helpers import paper_item, write_jsonl
 WORDS = [f"topic{n}" for n in range(200)]
 CHATS = 1_000
 WATCHES_PER_CHAT = 4
-PAPERS = 250  # five fan-out steps of 50 papers, about 80,000 deliveries
+PAPERS = 250  # three fan-out steps (100 papers each), about 80,000 deliveries
 
 
 def _papers(seed: int = 5) -> list[dict]:
