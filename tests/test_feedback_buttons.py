@@ -254,3 +254,6 @@ async def test_telegram_daily_post_papers_can_be_marked(app, tg, clock):
     ack = await tg_press(tg, post, "👎3", ANN)
     assert ack["text"].startswith("👎 Noted")
     assert await marks(app) == [("telegram", "42", day_papers[2].id, -1)]
+    # the daily list is now the last message here: /like 1 is its first paper
+    assert (await tg_say(tg, PRIVATE, "/like 1", ANN)).plain.startswith("👍 Noted")
+    assert (await marks(app))[-1] == ("telegram", "42", day_papers[0].id, 1)

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import DeliveryConfig
 from bot.delivery.local_time import local_at, zone
+from bot.delivery.outbox import remember_sent
 from bot.delivery.pacing import Pacers
 from bot.delivery.render import no_trending_note, trending_post
 from bot.types import (
@@ -248,6 +249,7 @@ class DailyPoster:
             slot.release()
         self.posted += 1
         await self._finish(chat_id, day, "sent", papers=len(papers))
+        await remember_sent(self.sessions, chat_id, message, self.clock())  # /like 3 (issue 17)
         log.info("daily post chat=%s:%s day=%s papers=%d", ref.platform, ref.external_id,
                  day, len(papers))
 

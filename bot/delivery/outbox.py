@@ -53,6 +53,7 @@ from bot.types import (
     DeliveryChat,
     DeliveryItem,
     MessageRejected,
+    OutMessage,
     PermanentSendError,
     RateLimited,
     Sender,
@@ -66,6 +67,21 @@ log = logging.getLogger(__name__)
 MAX_SLOT_WAIT = 5.0  # seconds: a longer pacing wait gives the rows back for a later round
 BEAT_SECONDS = 10.0  # a running worker refreshes its heartbeat row this often
 BEAT_STALE_SECONDS = 35.0  # a worker silent this long no longer counts (it crashed)
+
+
+async def remember_sent(sessions: async_sessionmaker, chat_id: int, message: OutMessage,
+                        now: datetime, replace: bool = True) -> None:
+    """Remember the numbered papers of a message just sent to a chat (what /like 3 means
+    there now), in a transaction of its own: a failure is logged and loses no send state."""
+    if not message.items and not replace:
+        return
+    try:
+        async with sessions.begin() as session:
+            await feedback_refs.record_sent_items(
+                session, chat_id, [(i.number, i.paper_id) for i in message.items], now,
+                replace=replace)
+    except Exception:
+        log.exception("could not remember the items sent to chat %d", chat_id)
 
 
 # --- the worker ------------------------------------------------------------------------
@@ -277,14 +293,12 @@ class DeliveryWorker:
             last = index == len(batches) - 1
             async with self.sessions.begin() as session:
                 await repo.mark_sent(session, [r.id for r in rows_of([batch])], sent_at)
-                # what /like 3 means here from now on (a continuation adds its items)
-                await feedback_refs.record_sent_items(
-                    session, chat_id, [(i.number, i.paper_id) for i in batch.message.items],
-                    sent_at, replace=index == 0 or batch.message.title != batches[index - 1]
-                    .message.title)
                 await repo.record_sends(session, chat_id, recent)
                 if last and plan.kind == "away" and chat.muted_until is not None:
                     await repo.end_away(session, chat_id, chat.muted_until)
+            # what /like 3 means here from now on (a continuation adds its items)
+            await remember_sent(self.sessions, chat_id, batch.message, sent_at, replace=(
+                index == 0 or batch.message.title != batches[index - 1].message.title))
             self.metrics.inc("paperwatch_messages_sent_total", platform=ref.platform)
             self.metrics.inc("paperwatch_alerts_sent_total", len(batch.items),
                              platform=ref.platform)

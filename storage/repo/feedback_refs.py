@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ranking.types import FORYOU_KIND, ForYouSetting, Person
-from storage.models import Chat, Delivery, Feedback, ForYouSchedule, SentItem
+from storage.models import Chat, Delivery, Feedback, ForYouSchedule, PaperRow, SentItem
 from storage.repo.deliveries import enqueue_deliveries
 from storage.repo.dialect import upsert_insert
 
@@ -29,6 +29,10 @@ async def record_sent_items(session: AsyncSession, chat_id: int,
     was remembered (`replace`), or adds to it (the continuation of a long list)."""
     if replace:
         await session.execute(delete(SentItem).where(SentItem.chat_id == chat_id))
+    if items:  # only stored papers can be marked (a live trending list may hold others)
+        stored = set(await session.scalars(select(PaperRow.id).where(
+            PaperRow.id.in_([paper_id for _, paper_id in items][:900]))))
+        items = [(number, paper_id) for number, paper_id in items if paper_id in stored]
     if not items:
         return
     rows = [{"chat_id": chat_id, "number": number, "paper_id": paper_id, "sent_at": now}
