@@ -166,7 +166,9 @@ async def measure(label: str, url: str | None, watches: list[tuple[int, str]],
 
 
 def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[18] if len(values) > 1 else values[0]
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
 
 
 def show(label: str, r: dict[str, float]) -> None:
