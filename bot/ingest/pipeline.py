@@ -29,7 +29,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.ingest.fanout import Batch, Row, plan_fan_out
+from bot.ingest.fanout import Batch, HitCounts, Row, count_batches, plan_fan_out
 from bot.ingest.followups import FollowUp, FollowUpRules, follow_ups
 from bot.ops.metrics import Metrics
 from bot.sources.clean import clean_papers
@@ -186,10 +186,10 @@ class Pipeline:
         def plan(chunk: Sequence[Paper]) -> asyncio.Future[list[Batch]]:
             return asyncio.ensure_future(self.watches.off_loop(
                 partial(plan_fan_out, papers=chunk, chat_of=self.watches.chat_of,
-                        inactive=inactive, batch_rows=WRITE_ROWS)))
+                        inactive=inactive, batch_rows=WRITE_ROWS, counts=counts)))
 
         written = 0
-        counts: dict[int, int] = {}
+        counts: HitCounts = {}
         planned: asyncio.Future[list[Batch]] | None = plan(chunks[0])
         try:
             for n, chunk in enumerate(chunks):
@@ -199,9 +199,6 @@ class Pipeline:
                 # (sqlite3 and asyncpg leave the interpreter lock while they work)
                 planned = plan(chunks[n + 1]) if n + 1 < len(chunks) else None
                 written += await self._write(batches, [p.id for p in chunk], now)
-                for batch in batches:
-                    for wid, hits in batch.hit_counts.items():
-                        counts[wid] = counts.get(wid, 0) + hits
         finally:
             if planned is not None and not planned.done():
                 await asyncio.wait([planned])  # the thread holds the index until it ends
@@ -210,15 +207,14 @@ class Pipeline:
         await self._add_hit_counts(counts)
         return written
 
-    async def _add_hit_counts(self, counts: dict[int, int]) -> None:
+    async def _add_hit_counts(self, counts: HitCounts) -> None:
         """The fan-out's hit counts, once at its end, by watch id, a batch per transaction:
         each watch is updated once (not once per batch it had rows in) and a transaction
         changes neighbouring rows. A crash in the middle of a fan-out loses the counts of
         its first part (a display figure; the deliveries are what is kept exactly)."""
-        pairs = sorted(counts.items())
-        for start in range(0, len(pairs), WRITE_ROWS):
+        for pairs in count_batches(counts):
             async with self.sessions.begin() as session:
-                await fanout.add_hit_counts(session, pairs[start:start + WRITE_ROWS])
+                await fanout.add_hit_counts(session, pairs)
             await self._let_others_write()
 
     async def _let_others_write(self) -> None:
