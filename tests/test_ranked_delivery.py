@@ -74,6 +74,9 @@ async def test_the_liked_kind_comes_first_and_no_keyword_hit_is_dropped(app):
     starred = [line for line in lines if re.match(r"\d+\. ★ ", line)]
     assert starred and all(any(p.title[:30] in line for p in FL) for line in starred)
     assert lines[1].startswith("1. ★ ")  # the best one is item 1 and starred
+    # each starred paper says why: its top words for Ann
+    assert all(re.search(r" · for you: \w+", line) for line in starred), starred
+    assert not any("for you:" in line for line in lines if "★" not in line)
     # /like 1 now means the best-ranked paper
     assert (await say(app, "/like 1", ANN)).startswith("👍")
     async with app.sessions() as session:

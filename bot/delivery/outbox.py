@@ -330,18 +330,20 @@ class DeliveryWorker:
         if self.ranking is None or ref.kind != "user" or len(alerts) < 2 or (
                 chat_id not in self._rankable):
             return items
+        person = Person(ref.platform, ref.external_id)
         try:
-            ranking = await self.ranking.rank(Person(ref.platform, ref.external_id),
-                                              [item.paper.id for item in alerts])
+            ranking = await self.ranking.rank(person, [item.paper.id for item in alerts])
+            starred = ranking.starred()
+            words = await self.ranking.explain_many(person, sorted(starred)) if starred else {}
         except Exception:  # ranking is a nicety: the alerts go out in their order
             log.exception("ranking alerts for %s:%s failed", ref.platform, ref.external_id)
             return items
         if not ranking.has_model:
             return items
         position = {pid: n for n, pid in enumerate(ranking.ids())}
-        starred = ranking.starred()
         ordered = sorted(alerts, key=lambda item: position.get(item.paper.id, len(position)))
-        ordered = [replace(item, star=item.paper.id in starred) for item in ordered]
+        ordered = [replace(item, star=item.paper.id in starred,
+                           for_you=words.get(item.paper.id, ())) for item in ordered]
         return ordered + [item for item in items if item.kind != "alert"]
 
     def _count_send(self, platform: str, outcome: str, started: float) -> None:

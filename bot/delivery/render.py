@@ -43,6 +43,7 @@ class AlertItem:
     watch_numbers: tuple[int, ...] = ()  # as the chat sees them, aligned with watch_ids
     kind: str = "alert"  # or a follow-up: "code", "trending", "revised"; or "foryou"
     star: bool = False  # among the best for the chat's person (their ranking model)
+    for_you: tuple[str, ...] = ()  # why it ranks for them: its top words under their model
 
 
 def plain_length(text: RichText) -> int:
@@ -168,6 +169,8 @@ def compact_lines(number: int, item: AlertItem, detail_line: bool = True) -> tup
         why = why_text(item.why, paper)
         phrases = [phrase for _, phrase in item.why]
     star = (Span("★ "),) if item.star else ()
+    if item.for_you and item.kind == "alert":
+        why += " · for you: " + ", ".join(item.for_you)
     lines: list[Line] = [(Span(f"{number}. "), *star,
                           Span(paper.title, bold=True, link=paper.url), Span(f" — {why}"))]
     if not detail_line:

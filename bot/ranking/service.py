@@ -260,6 +260,25 @@ class RankingService:
         found = await asyncio.to_thread(more_like_row, space, row, k)
         return Similar(paper_id, True, tuple(SimilarPaper(pid, sim) for pid, sim in found))
 
+    async def explain_many(self, person: Person, paper_ids: Sequence[str]
+                           ) -> dict[str, tuple[str, ...]]:
+        """The top positive words of each of these papers for the person (the starred
+        papers of an alert, say): one read, one worker thread. Empty without a model."""
+        space, model = await self._person(person, paper_ids)
+        if space is None or model is None:
+            return {}
+
+        def words() -> dict[str, tuple[str, ...]]:
+            out: dict[str, tuple[str, ...]] = {}
+            for pid in paper_ids:
+                row = space.row_of(pid)
+                if row is not None:
+                    out[pid] = tuple(model.top_words(space.matrix[row], space.words,
+                                                     self.settings.words))
+            return out
+
+        return await asyncio.to_thread(words)
+
     async def explain(self, person: Person, paper_id: str) -> Explanation:
         """The paper's top positive words for the person, and its score."""
         space, model = await self._person(person)
