@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import discord
 
 from adapters.discord_commands import BUTTON_PREFIX, CommandButton, custom_id
+from bot.wording import short
 
 PICK_PREFIX = BUTTON_PREFIX + "pick:"
 MAX_OPTIONS = 25  # Discord's limit per select menu
@@ -58,7 +59,7 @@ class FeedbackPick(discord.ui.DynamicItem[discord.ui.Select],
 
 def _label(number: int, title: str) -> str:
     text = f"{number}. {' '.join(title.split()) or 'paper'}"
-    return text if len(text) <= MAX_OPTION_CHARS else text[:MAX_OPTION_CHARS - 1] + "…"
+    return short(text, MAX_OPTION_CHARS)
 
 
 def feedback_items(view: discord.ui.View, items: tuple[Any, ...]) -> None:

@@ -26,9 +26,9 @@ from discord import app_commands
 
 from adapters.discord_commands import MAX_CHOICE_CHARS, DailyOptions, button_view, daily_line
 from adapters.discord_render import COLOR_ERROR, COLOR_OK, embeds_for, group_embeds
-from adapters.text import short
 from bot.commands.handlers import Commands, CommandSpec
 from bot.types import Attachment, Button, ChatRef, Incoming, Reply
+from bot.wording import short
 
 log = logging.getLogger("adapters.discord_bot")  # one logger for the whole adapter, as before
 

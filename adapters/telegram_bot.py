@@ -66,9 +66,9 @@ from adapters.telegram_inbound import (
 from adapters.telegram_render import MAX_CHARS, keyboard, measure, render_html, split_body
 from adapters.telegram_send import NO_PREVIEW, preview_options
 from adapters.telegram_updates import PerChatOrder
-from adapters.text import short
 from bot.commands.handlers import Commands, CommandSpec
 from bot.config import TelegramConfig
+from bot.wording import short
 
 __all__ = ["ADMIN_STATUSES", "ALLOWED_UPDATES", "IMPORT", "MAX_ANSWER_CHARS", "MAX_CHARS",
            "MAX_IMPORT_BYTES", "NOT_DOWNLOADED", "NO_PREVIEW", "PRESENT_STATUSES",

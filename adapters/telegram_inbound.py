@@ -24,9 +24,9 @@ from telegram.ext import ContextTypes
 from adapters.telegram_feedback import shown_in_chat
 from adapters.telegram_render import split_body
 from adapters.telegram_send import TelegramSending
-from adapters.text import short
 from bot.commands.handlers import Commands, CommandSpec, split_command
 from bot.types import Attachment, ChatRef, Incoming, Reply, SendError
+from bot.wording import short
 
 log = logging.getLogger("adapters.telegram_bot")  # one logger for the whole adapter, as before
 

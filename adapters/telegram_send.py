@@ -21,7 +21,6 @@ from telegram.ext import Application
 from adapters.telegram_errors import is_parse_error, to_send_error
 from adapters.telegram_feedback import feedback_keyboard
 from adapters.telegram_render import MAX_CHARS, keyboard, measure, render_html, render_plain
-from adapters.text import short
 from bot.types import (
     Attachment,
     Button,
@@ -32,6 +31,7 @@ from bot.types import (
     RichText,
     TransientSendError,
 )
+from bot.wording import short
 
 log = logging.getLogger("adapters.telegram_bot")  # one logger for the whole adapter, as before
 

@@ -21,6 +21,7 @@ from bot.ranking.person_model import MIN_LIKES
 from bot.ranking.service import RankingService
 from bot.ranking.types import DISLIKE, LIKE, ForYouSetting, Person
 from bot.types import Button, Incoming, Line, Reply, Span
+from bot.wording import short
 from storage import feedback as marks
 from storage import repo
 from storage.repo import feedback_refs as refs
@@ -30,6 +31,7 @@ MORE_COUNT = 5
 LIKES_SHOWN = 20
 FORYOU_COUNT = 5
 DEFAULT_FORYOU_TIME = "09:00"
+TITLE_CHARS = 70  # a paper title quoted in an answer
 
 _ARXIV = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5})(?:v\d{1,3})?$", re.IGNORECASE)
 _OLD_ARXIV = re.compile(r"^(?:arxiv:)?([a-z][a-z.-]{1,20}/\d{7})(?:v\d{1,3})?$",
@@ -156,7 +158,7 @@ class FeedbackCommands:
                 return Reply.text(f"Can't find that paper: {paper_id} is not stored. "
                                   "Nothing was stored.", ok=False)
             likes = sum(m.value == LIKE for m in await marks.feedback_of(session, person))
-        title = _short(await self._title(paper_id))
+        title = short(await self._title(paper_id), TITLE_CHARS)
         head = (f"👍 Noted: more like “{title}”." if value == LIKE
                 else f"👎 Noted: less like “{title}”.")
         return Reply.text(head, _progress(likes), f"Take it back: /unlike {paper_id}")
@@ -168,7 +170,7 @@ class FeedbackCommands:
         person, paper_id = target
         async with self.ctx.sessions.begin() as session:
             removed = await marks.remove_feedback(session, person, paper_id)
-        title = _short(await self._title(paper_id))
+        title = short(await self._title(paper_id), TITLE_CHARS)
         if not removed:
             return Reply.text(f"You had no mark on “{title}”; nothing changed.", ok=False)
         return Reply.text(f"✓ Took back your mark on “{title}”.")
@@ -190,7 +192,7 @@ class FeedbackCommands:
         for m in mine[:LIKES_SHOWN]:
             paper = papers.get(m.paper_id)
             icon = "👍" if m.value == LIKE else "👎"
-            title = Span(_short(paper.title, 90), link=paper.url) if paper else Span(m.paper_id)
+            title = Span(short(paper.title, 90), link=paper.url) if paper else Span(m.paper_id)
             lines.append((Span(f"{icon} "), title, Span(f" — /unlike {m.paper_id}")))
         if len(mine) > LIKES_SHOWN:
             lines.append(f"… and {len(mine) - LIKES_SHOWN} older marks")
@@ -213,7 +215,7 @@ class FeedbackCommands:
         similar = await self.ranking.more_like(paper_id, MORE_COUNT)
         if not similar.stored:
             return Reply.text(f"Can't find that paper: {paper_id} is not stored.", ok=False)
-        title = _short(await self._title(paper_id))
+        title = short(await self._title(paper_id), TITLE_CHARS)
         if not similar.items:
             return Reply.text(f"No stored paper is like “{title}” yet.")
         async with self.ctx.sessions() as session:
@@ -237,7 +239,7 @@ class FeedbackCommands:
             return target
         person, paper_id = target
         explained = await self.ranking.explain(person, paper_id)
-        title = _short(await self._title(paper_id))
+        title = short(await self._title(paper_id), TITLE_CHARS)
         if not explained.stored:
             return Reply.text(f"Can't find that paper: {paper_id} is not stored.", ok=False)
         if not explained.has_model:
@@ -319,9 +321,3 @@ def _numbers(found: dict[int, str]) -> str:
     numbers = sorted(found)
     return (f"item {numbers[0]}" if len(numbers) == 1
             else f"items {numbers[0]}-{numbers[-1]}")
-
-
-def _short(text: str, limit: int = 70) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-

@@ -23,6 +23,7 @@ from bot.delivery.details import (
 from bot.ranking.types import FORYOU_KIND
 from bot.types import Button, ItemRef, Line, OutMessage, Paper, RichText, Span
 from bot.watching.highlight import find_spans
+from bot.wording import plural
 
 Measure = Callable[[RichText], int]
 
@@ -309,10 +310,6 @@ def foryou_messages(items: Sequence[AlertItem], limit: int,
         if len(short) < len(batches):
             return short
     return batches
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def news_count(papers: int, updates: int = 0) -> str:
