@@ -23,6 +23,7 @@ import json
 import re
 import zoneinfo
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, Protocol
 
@@ -30,8 +31,8 @@ import discord
 from discord import app_commands
 
 from adapters.discord_render import MAX_CUSTOM_ID, button_label
-from adapters.text import short
 from bot.commands.handlers import CommandSpec
+from bot.wording import short
 
 BUTTON_PREFIX = "pw:"
 MAX_CHOICES = 25
@@ -66,19 +67,17 @@ class Handlers(Protocol):
                          file: discord.Attachment) -> None: ...
 
 
+@dataclass
 class DailyOptions:
     """The /daily options as typed (None where left out)."""
 
-    def __init__(self, action: str | None = None, channel_id: int | None = None,
-                 time: str | None = None, timezone: str | None = None, top: int | None = None,
-                 min_upvotes: int | None = None, topic: str | None = None) -> None:
-        self.action = action
-        self.channel_id = channel_id
-        self.time = time
-        self.timezone = timezone
-        self.top = top
-        self.min_upvotes = min_upvotes
-        self.topic = topic
+    action: str | None = None
+    channel_id: int | None = None
+    time: str | None = None
+    timezone: str | None = None
+    top: int | None = None
+    min_upvotes: int | None = None
+    topic: str | None = None
 
     def settings_given(self) -> bool:
         return any(v is not None for v in (self.time, self.timezone, self.top, self.min_upvotes,

@@ -18,8 +18,10 @@ from urllib.parse import urlsplit
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
+from adapters.rich_spans import link_runs
 from bot.delivery.render import fit
 from bot.types import Line, RichText, Span
+from bot.wording import short
 
 MAX_TITLE = 256
 MAX_DESCRIPTION = 4096
@@ -62,22 +64,6 @@ def safe_url(link: str | None) -> str | None:
     return "".join(_URL_QUOTE.get(ch, ch) for ch in link)
 
 
-def _style(span: Span) -> tuple[bool, bool, bool]:
-    return span.bold, span.italic, span.code
-
-
-def _merged(spans: tuple[Span, ...]) -> list[Span]:
-    """Neighbouring spans with the same style as one (`**ab**`, not `**a****b**`)."""
-    out: list[Span] = []
-    for span in spans:
-        if out and _style(out[-1]) == _style(span):
-            last = out[-1]
-            out[-1] = Span(last.text + span.text, span.bold, span.italic, span.code, span.link)
-        else:
-            out.append(span)
-    return out
-
-
 def _span_md(span: Span) -> str:
     """One styled run; surrounding spaces stay outside the markers (`** a**` would not bold)."""
     core = span.text.strip()
@@ -96,15 +82,9 @@ def _span_md(span: Span) -> str:
 
 def _line_md(line: Line) -> str:
     parts: list[str] = []
-    index = 0
-    while index < len(line):
-        link = safe_url(line[index].link)
-        end = index + 1
-        while end < len(line) and safe_url(line[end].link) == link:
-            end += 1
-        inner = "".join(_span_md(span) for span in _merged(line[index:end]))
+    for link, spans in link_runs(line, safe_url):
+        inner = "".join(_span_md(span) for span in spans)
         parts.append(f"[{inner}]({link})" if link and inner.strip() else inner)
-        index = end
     return "".join(parts)
 
 
@@ -199,4 +179,4 @@ def group_embeds(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:
 
 
 def button_label(label: str) -> str:
-    return label if len(label) <= MAX_LABEL else label[:MAX_LABEL - 1] + "…"
+    return short(label, MAX_LABEL)

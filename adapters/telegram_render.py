@@ -8,6 +8,7 @@ import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from adapters.rich_spans import link_runs
 from bot.delivery.render import fit
 from bot.types import Button, RichText, Span
 
@@ -32,18 +33,6 @@ def _span_html(span: Span) -> str:
     return text
 
 
-def _merged(spans: tuple[Span, ...]) -> list[Span]:
-    """Neighbouring spans with the same style as one (one <b> instead of two in a row)."""
-    out: list[Span] = []
-    for span in spans:
-        last = out[-1] if out else None
-        if last and (last.bold, last.italic, last.code) == (span.bold, span.italic, span.code):
-            out[-1] = Span(last.text + span.text, span.bold, span.italic, span.code, span.link)
-        else:
-            out.append(span)
-    return out
-
-
 def _safe_link(link: str | None) -> str | None:
     """Only web links (and tg://) become anchors; anything else stays plain text."""
     if link and link.strip().lower().startswith(LINK_SCHEMES):
@@ -57,15 +46,9 @@ def render_html(text: RichText) -> str:
     out_lines = []
     for line in text.lines:
         parts: list[str] = []
-        index = 0
-        while index < len(line):
-            link = _safe_link(line[index].link)
-            end = index + 1
-            while end < len(line) and _safe_link(line[end].link) == link:
-                end += 1
-            inner = "".join(_span_html(span) for span in _merged(line[index:end]))
+        for link, spans in link_runs(line, _safe_link):
+            inner = "".join(_span_html(span) for span in spans)
             parts.append(f'<a href="{html.escape(link)}">{inner}</a>' if link else inner)
-            index = end
         out_lines.append("".join(parts))
     return "\n".join(out_lines)
 
