@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
@@ -106,7 +106,9 @@ async def fresh_database(url: str | None) -> AsyncIterator[str]:
 async def fill(url: str, watches: list[tuple[int, str]]) -> None:
     engine = db.create_engine(url)
     await db.upgrade(engine)
-    now = datetime.now(UTC)
+    # made the day before, as watches are when a day's listing arrives (watches made in the
+    # last two minutes are read again by every refresh of the live index)
+    now = datetime.now(UTC) - timedelta(days=1)
     chats = max(1, len(watches) // WATCHES_PER_CHAT)
     async with engine.begin() as conn:
         for start in range(0, chats, 20_000):
