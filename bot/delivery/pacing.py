@@ -158,6 +158,10 @@ class Pacer:
         on this pacer's clock): the caller gives its rows back instead of holding them."""
         while True:
             wait = self.wait_time(chat)
+            # a free slot after the deadline is still too late: the rows' lease may be gone
+            # and another worker may already be sending them (a duplicate)
+            if deadline is not None and self.clock() > deadline:
+                return None
             if wait <= 0:
                 slot = Slot(self, self._windows(chat))
                 for window in slot.windows:
