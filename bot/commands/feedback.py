@@ -17,9 +17,8 @@ from bot.commands.arguments import ascii_number, hhmm
 from bot.commands.base import Context
 from bot.delivery.local_time import local_at, zone
 from bot.delivery.render import plural
-from bot.ranking.person_model import MIN_LIKES
 from bot.ranking.service import RankingService
-from bot.ranking.types import DISLIKE, LIKE, ForYouSetting, Person
+from bot.ranking.types import DISLIKE, LIKE, MIN_LIKES, ForYouSetting, Person
 from bot.types import Button, Incoming, Line, Reply, Span
 from bot.wording import short
 from storage import feedback as marks

@@ -44,9 +44,8 @@ from bot.delivery.pacing import Pacers
 from bot.delivery.plan import HOUR, plan_delivery, recent_sends
 from bot.delivery.render import AlertItem, Batch, alert_messages, digest_heading, foryou_messages
 from bot.ops.metrics import Metrics
-from bot.ranking.person_model import MIN_LIKES
 from bot.ranking.service import RankingService
-from bot.ranking.types import FORYOU_KIND, Person
+from bot.ranking.types import FORYOU_KIND, MIN_LIKES, Person
 from bot.types import (
     ChatMoved,
     ChatRef,

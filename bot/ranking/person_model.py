@@ -30,20 +30,11 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 
-from bot.ranking.types import LIKE
+from bot.ranking.types import LIKE, MIN_LIKES, TrainSettings
 from bot.ranking.vectors import PaperSpace
 
-MIN_LIKES = 3
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    negatives: int = 400  # other papers sampled as negatives
-    C: float = 0.05
-    dislike_weight: float = 2.0
-    keep: int = 1500  # weights kept per model
-    reference: int = 1000  # archive papers sampled to calibrate the scores
-    quantile: float = 0.9  # a score above 0: above this share of the archive
+__all__ = ["MIN_LIKES", "PersonModel", "TrainSettings", "fingerprint", "train"]
+_DEFAULT_SETTINGS = TrainSettings()
 
 
 def fingerprint(marks: Iterable[tuple[str, int]]) -> str:
@@ -105,7 +96,7 @@ def _sample(space: PaperSpace, person_key: str, marked: set[int], count: int,
 
 
 def train(space: PaperSpace, person_key: str, marks: Iterable[tuple[str, int]],
-          settings: TrainSettings = TrainSettings()) -> PersonModel | None:
+          settings: TrainSettings = _DEFAULT_SETTINGS) -> PersonModel | None:
     """The person's model from their (paper id, value) marks, or None with fewer than
     MIN_LIKES liked papers in the space."""
     marks = sorted(marks)

@@ -12,10 +12,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from bot.ranking.person_model import PersonModel
-from bot.ranking.types import Pick, RankedPaper, Ranking
+from bot.ranking.types import STAR_FRACTION, Pick, RankedPaper, Ranking
 from bot.ranking.vectors import PaperSpace
 
-STAR_FRACTION = 1 / 3  # the top third of a batch, when its score is positive, gets a star
+__all__ = ["STAR_FRACTION"]  # and the functions below
 
 
 def unranked(paper_ids: Sequence[str], reason: str) -> Ranking:

@@ -16,14 +16,14 @@ from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.ranking import ranker
-from bot.ranking.person_model import MIN_LIKES, PersonModel, TrainSettings, fingerprint, train
-from bot.ranking.similar import more_like_row
 from bot.ranking.types import (
     LIKE,
+    MIN_LIKES,
+    STAR_FRACTION,
     Explanation,
     ForYou,
     PaperText,
@@ -31,9 +31,16 @@ from bot.ranking.types import (
     Ranking,
     Similar,
     SimilarPaper,
+    TrainSettings,
 )
-from bot.ranking.vectors import PaperSpace, fit_size, fit_space
 from storage import feedback as repo
+
+if TYPE_CHECKING:
+    from bot.ranking.person_model import PersonModel
+    from bot.ranking.vectors import PaperSpace
+
+# numpy, scipy and scikit-learn (about 1.5 s to import) load on the first ranking call, not
+# with every `paperwatch` command: the engine modules are imported where they are used.
 
 NO_MODEL = f"fewer than {MIN_LIKES} liked papers"
 _READ_CHUNK = 20_000
@@ -42,7 +49,7 @@ _READ_CHUNK = 20_000
 @dataclass(frozen=True)
 class RankingSettings:
     train: TrainSettings = field(default_factory=TrainSettings)
-    star_fraction: float = ranker.STAR_FRACTION
+    star_fraction: float = STAR_FRACTION
     words: int = 3  # top words shown per pick / explanation
     cached_models: int = 20_000  # person models kept in memory (about 12 KB each)
 
@@ -78,6 +85,7 @@ class RankingService:
             return self._space
 
     async def _sync_space(self, space: PaperSpace | None, count: int) -> PaperSpace | None:
+        from bot.ranking.vectors import fit_size, fit_space
         if count == 0:
             return None
         if space is not None and fit_size(count) == space.n_fit:
@@ -107,11 +115,13 @@ class RankingService:
 
     async def _model(self, space: PaperSpace, person: Person,
                      marks: Sequence[tuple[str, int]]) -> PersonModel | None:
+        from bot.ranking.person_model import fingerprint
         key = (space.fit_key, fingerprint(marks))
         cached = self._models.get(person)
         if cached is not None and cached[0] == key:
             self._models.move_to_end(person)
             return cached[1]
+        from bot.ranking.person_model import train
         model = None
         if sum(1 for _, value in marks if value == LIKE) >= MIN_LIKES:
             model = await asyncio.to_thread(train, space, person.key(), marks,
@@ -169,6 +179,7 @@ class RankingService:
     def _plan(self, space: PaperSpace, marks: Mapping[Person, Sequence[tuple[str, int]]]
               ) -> tuple[dict[Person, PersonModel | None],
                          list[tuple[Person, tuple, Sequence[tuple[str, int]]]]]:
+        from bot.ranking.person_model import fingerprint
         out: dict[Person, PersonModel | None] = {}
         stale: list[tuple[Person, tuple, Sequence[tuple[str, int]]]] = []
         for person, pairs in marks.items():
@@ -183,6 +194,7 @@ class RankingService:
     def _train_group(self, space: PaperSpace,
                      group: Sequence[tuple[Person, tuple, Sequence[tuple[str, int]]]]
                      ) -> list[PersonModel | None]:
+        from bot.ranking.person_model import train
         return [train(space, person.key(), pairs, self.settings.train)
                 for person, _key, pairs in group]
 
@@ -191,6 +203,7 @@ class RankingService:
     async def rank(self, person: Person, paper_ids: Sequence[str]) -> Ranking:
         """These ids best first for the person, each with its score, the top ones starred.
         Without a model (fewer than 3 likes): has_model False and the caller's order."""
+        from bot.ranking import ranker
         async with self.sessions() as session:  # most people have no model: one read,
             marks = await repo.feedback_of(session, person)  # and no tf-idf space to fit
         if sum(1 for m in marks if m.value == LIKE) < MIN_LIKES:
@@ -207,6 +220,7 @@ class RankingService:
         space = self._space
 
         def rank_all() -> dict[Person, Ranking]:
+            from bot.ranking import ranker
             out: dict[Person, Ranking] = {}
             for person, ids in batches.items():
                 model = models.get(person)
@@ -235,6 +249,7 @@ class RankingService:
             return {p: ForYou(False, (), NO_MODEL) for p in exclude}
 
         def pick_all() -> dict[Person, ForYou]:
+            from bot.ranking import ranker
             ranked = [p for p in exclude if models.get(p) is not None]
             rows = [r for pid in candidates if (r := space.row_of(pid)) is not None]
             excluded = [_rows(space, {*exclude[p], *(pid for pid, _ in marks.get(p, ()))})
@@ -250,6 +265,7 @@ class RankingService:
     async def more_like(self, paper_id: str, k: int = 5) -> Similar:
         """Up to k stored papers most like this one (cosine of tf-idf vectors, whole
         archive), best first. stored False: no such paper in the database."""
+        from bot.ranking.similar import more_like_row
         space = await self.space()
         row = space.row_of(paper_id) if space is not None else None
         if row is None:  # stored while a refit runs? then wait for the new space

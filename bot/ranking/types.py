@@ -11,6 +11,20 @@ from datetime import date, datetime
 LIKE = 1
 DISLIKE = -1
 FORYOU_KIND = "foryou"  # the deliveries.kind of a /foryou pick
+MIN_LIKES = 3  # fewer liked papers than this: no model, nothing changes for the person
+STAR_FRACTION = 1 / 3  # the top third of a batch, when its score is positive, gets a star
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a person's model is trained (bot/ranking/person_model.py)."""
+
+    negatives: int = 400  # other papers sampled as negatives
+    C: float = 0.05
+    dislike_weight: float = 2.0
+    keep: int = 1500  # weights kept per model
+    reference: int = 1000  # archive papers sampled to calibrate the scores
+    quantile: float = 0.9  # a score above 0: above this share of the archive
 
 
 @dataclass(frozen=True, order=True)
