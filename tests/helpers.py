@@ -53,19 +53,48 @@ class ScriptedSender:
 
 
 @asynccontextmanager
+async def telegram_sender(app: Any, fake: Any, wait: float = 10) -> AsyncIterator[TelegramAdapter]:
+    """The real Telegram adapter (send-only) to a fake Bot API as the app's Telegram sender,
+    from entering the block until leaving it."""
+    adapter = TelegramAdapter(TelegramConfig(enabled=True, token=fake.token,
+                                             api_base_url=fake.base_url), app.commands)
+    await asyncio.wait_for(adapter.start(receive=False), wait)
+    app.add_sender(adapter)
+    try:
+        yield adapter
+    finally:
+        await asyncio.wait_for(adapter.stop(), wait)
+
+
+@asynccontextmanager
 async def delivering_through_telegram(app: Any, fake: Any) -> AsyncIterator[None]:
     """The app's delivery worker sending through the real Telegram adapter (send-only) to a
     fake Bot API, from entering the block until leaving it."""
-    adapter = TelegramAdapter(TelegramConfig(enabled=True, token=fake.token,
-                                             api_base_url=fake.base_url), app.commands)
-    await adapter.start(receive=False)
-    app.add_sender(adapter)
-    stop = asyncio.Event()
-    worker = asyncio.create_task(app.delivery.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(worker, 10)
-        await adapter.stop()
+    async with telegram_sender(app, fake):
+        stop = asyncio.Event()
+        worker = asyncio.create_task(app.delivery.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.wait_for(worker, 10)
 
+
+
+def run_config(tmp_path: Path, fake: Any, db_url: str, hf_url: str = "", extra: str = "") -> Path:
+    """A config file for a `paperwatch run` subprocess: Telegram at the fake Bot API, the HF
+    source at `hf_url` (off without one), deliveries polled every 0.2 s, `extra` appended."""
+    path = tmp_path / "paperwatch.toml"
+    hf = f'enabled = true\nbase_url = "{hf_url}"\npoll_seconds = 10' if hf_url else "enabled = false"
+    path.write_text(f"""
+[database]
+url = "{db_url}"
+[telegram]
+enabled = true
+api_base_url = "{fake.base_url}"
+[sources.hf]
+{hf}
+[delivery]
+poll_seconds = 0.2
+{extra}""")
+    return path

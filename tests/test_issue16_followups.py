@@ -19,7 +19,6 @@ about paper A, Carol about paper C.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -28,15 +27,14 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from adapters.telegram_bot import TelegramAdapter
-from bot.config import HFSourceConfig, HttpConfig, TelegramConfig
+from bot.config import HFSourceConfig, HttpConfig
 from bot.sources.hf_daily import HFDailySource
 from bot.sources.poller import SourcePoller
 from bot.types import ChatRef, Incoming, Paper
 from storage.models import Chat, Delivery
 from tests.fakes.hf_api import FakeHFAPI, hf_item
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.helpers import no_sleep
+from tests.helpers import no_sleep, telegram_sender
 
 WAIT = 10.0
 HTTP = HttpConfig(timeout_seconds=5, max_retries=0)
@@ -49,13 +47,8 @@ REPO = "https://github.com/fold/fast"
 @pytest.fixture
 async def telegram(app) -> AsyncIterator[FakeTelegramAPI]:
     """Deliveries go through the real python-telegram-bot to the fake Bot API."""
-    async with FakeTelegramAPI() as fake:
-        adapter = TelegramAdapter(TelegramConfig(enabled=True, token=fake.token,
-                                                 api_base_url=fake.base_url), app.commands)
-        await asyncio.wait_for(adapter.start(receive=False), WAIT)
-        app.add_sender(adapter)
+    async with FakeTelegramAPI() as fake, telegram_sender(app, fake, WAIT):
         yield fake
-        await asyncio.wait_for(adapter.stop(), WAIT)
 
 
 async def say(app, chat: ChatRef, text: str) -> None:

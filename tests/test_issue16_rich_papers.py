@@ -23,11 +23,11 @@ import discord.http
 import pytest
 
 from adapters.discord_bot import DiscordAdapter
-from adapters.telegram_bot import TelegramAdapter
-from bot.config import DiscordConfig, TelegramConfig
+from bot.config import DiscordConfig
 from bot.types import ChatRef, Incoming
 from tests.fakes.discord_api import FakeDiscord, guild
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.helpers import telegram_sender
 
 WAIT = 10.0
 ITEMS = {i["paper"]["id"]: i for i in json.loads(
@@ -70,13 +70,8 @@ def tldr() -> str:
 
 @pytest.fixture
 async def telegram(app) -> AsyncIterator[FakeTelegramAPI]:
-    async with FakeTelegramAPI() as fake:
-        adapter = TelegramAdapter(TelegramConfig(enabled=True, token=fake.token,
-                                                 api_base_url=fake.base_url), app.commands)
-        await asyncio.wait_for(adapter.start(receive=False), WAIT)
-        app.add_sender(adapter)
+    async with FakeTelegramAPI() as fake, telegram_sender(app, fake, WAIT):
         yield fake
-        await asyncio.wait_for(adapter.stop(), WAIT)
 
 
 def preview(sent) -> dict:

@@ -7,10 +7,8 @@ Papers are chosen by content (titles), not by ids."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -20,29 +18,11 @@ from bot.types import Paper
 from storage import db, repo
 from storage import feedback as fb
 from tests.conftest import FakeClock
+from tests.ranking_sample import FL, IS_FL, IS_VISION, SAMPLE, VISION
 
-# a verbatim copy of ../shared/data/daily_papers_page.jsonl (titles and abstracts only)
-DAY = Path(__file__).parent / "data" / "ranking_hf_day_2025-08-20.jsonl"
-SAMPLE = [Paper(f"2508.{n:05d}", item["title"], item["summary"], source="hf")
-          for n, item in enumerate(map(json.loads, DAY.read_text().splitlines()), 1)]
 NOW = FakeClock().now
 ALICE = Person("telegram", "1001")
 BOB = Person("telegram", "1002")
-VISION_WORDS = ("image", "vision", "visual", "segmentation")
-
-
-def federated(paper: Paper) -> bool:
-    return "federated" in paper.title.lower()
-
-
-def vision(paper: Paper) -> bool:
-    return any(w in paper.title.lower() for w in VISION_WORDS) and not federated(paper)
-
-
-FL = [p for p in SAMPLE if federated(p)]
-VISION = [p for p in SAMPLE if vision(p)]
-IS_FL = {p.id for p in FL}
-IS_VISION = {p.id for p in VISION}
 
 
 @pytest.fixture

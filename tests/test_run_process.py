@@ -12,26 +12,9 @@ from pathlib import Path
 
 from tests.fakes.hf_api import FakeHFAPI, hf_item
 from tests.fakes.telegram_api import FakeTelegramAPI, chat, user
-from tests.helpers import paper_item, write_jsonl
+from tests.helpers import paper_item, run_config, write_jsonl
 
 ANN = chat(4242)
-
-
-def _config(tmp_path: Path, fake: FakeTelegramAPI, db_url: str, hf_url: str = "") -> Path:
-    path = tmp_path / "paperwatch.toml"
-    hf = f'enabled = true\nbase_url = "{hf_url}"\npoll_seconds = 10' if hf_url else "enabled = false"
-    path.write_text(f"""
-[database]
-url = "{db_url}"
-[telegram]
-enabled = true
-api_base_url = "{fake.base_url}"
-[sources.hf]
-{hf}
-[delivery]
-poll_seconds = 0.2
-""")
-    return path
 
 
 async def _spawn(config: Path, fake: FakeTelegramAPI, *args: str) -> asyncio.subprocess.Process:
@@ -49,7 +32,7 @@ async def _stop(process: asyncio.subprocess.Process) -> tuple[int, str]:
 
 async def test_gateway_receives_worker_sends_and_both_stop_cleanly(tmp_path, db_url):
     async with FakeTelegramAPI() as fake:
-        config = _config(tmp_path, fake, db_url)
+        config = run_config(tmp_path, fake, db_url)
         gateway = await _spawn(config, fake, "run", "--role", "gateway")
         try:
             await fake.push_command(ANN, "/watch federated learning")
@@ -83,7 +66,7 @@ async def test_the_whole_bot_polls_hf_stores_the_first_fetch_then_alerts_new_pap
     today = datetime.now(UTC).date().isoformat()
     async with FakeTelegramAPI() as fake, FakeHFAPI() as hf:
         hf.set_day(today, [hf_item("2611.00001", "Federated learning, already listed", 5)])
-        config = _config(tmp_path, fake, db_url, hf_url=hf.base_url)
+        config = run_config(tmp_path, fake, db_url, hf_url=hf.base_url)
         bot = await _spawn(config, fake, "run")
         try:
             await fake.push_command(ANN, "/watch federated learning")
@@ -112,7 +95,7 @@ async def test_the_whole_bot_posts_a_groups_daily_trending_list_from_the_live_hf
         hf.set_day(today, [hf_item("2611.00011", "Modest paper", 3),
                            hf_item("2611.00012", "Most upvoted paper", 90),
                            hf_item("2611.00013", "Second paper", 40)])
-        bot = await _spawn(_config(tmp_path, fake, db_url, hf_url=hf.base_url), fake, "run")
+        bot = await _spawn(run_config(tmp_path, fake, db_url, hf_url=hf.base_url), fake, "run")
         try:
             # 00:00 UTC has always passed today: the post is due at once
             await fake.push_command(group, "/daily on 00:00 UTC top 2", user(77, "Cy"))

@@ -23,29 +23,10 @@ from sqlalchemy import insert, select
 from storage import db
 from storage.models import Chat, Delivery, PaperRow
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.helpers import run_config
 
 NEVER = 3600.0  # the fake's pause before answering: longer than any test
 MARGIN = 6.0  # for the interpreter's exit and a loaded machine; well below PTB's 20 s timeout
-
-
-def _config(tmp_path: Path, fake: FakeTelegramAPI, db_url: str, stop_seconds: float) -> Path:
-    path = tmp_path / "paperwatch.toml"
-    path.write_text(f"""
-[database]
-url = "{db_url}"
-[telegram]
-enabled = true
-api_base_url = "{fake.base_url}"
-[sources.hf]
-enabled = false
-[delivery]
-poll_seconds = 0.2
-[run]
-stop_seconds = {stop_seconds}
-[logging]
-level = "WARNING"
-""")
-    return path
 
 
 async def _queue_one_alert(db_url: str) -> None:
@@ -84,7 +65,8 @@ async def _start_hanging(tmp_path: Path, fake: FakeTelegramAPI, db_url: str,
     env = {**os.environ, "PAPERWATCH_TELEGRAM_TOKEN": fake.token}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run",
-        "--config", str(_config(tmp_path, fake, db_url, stop_seconds)), env=env,
+        "--config", str(run_config(tmp_path, fake, db_url, extra=(
+            f"[run]\nstop_seconds = {stop_seconds}\n[logging]\nlevel = \"WARNING\"\n"))), env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:
         await fake.wait_for(lambda: fake.method_calls("sendMessage"), timeout=60)
