@@ -37,8 +37,11 @@ from bot.sources.hf_daily import fetch_trending
 from bot.sources.http import FetchError
 from bot.sources.paper_file import load_papers
 from bot.types import Paper
+from bot.watching.live import LiveWatches
+from bot.watching.matcher_process import MatcherProcess
 from bot.watching.watchset import WatchSet
 from storage import db
+from storage.repo import fanout
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ class App:
         self.config = config
         self.clock = clock
         self.senders: dict[str, Adapter] = {}  # every running platform, by name
-        self.watches = WatchSet()
+        self.watches: LiveWatches = WatchSet()
         self.metrics = Metrics()
 
     async def __aenter__(self) -> App:
@@ -74,6 +77,7 @@ class App:
             await self.engine.dispose()
             raise
         self.sessions = db.session_factory(self.engine)
+        self.watches = await self._live_watches()
         # one set of pacers per process: alerts and daily posts share the platform limits
         self.pacers = Pacers(self.config.delivery.pacing, wall=self.clock)
         # one ranking service per process: commands and delivery share its fitted space
@@ -117,12 +121,22 @@ class App:
                 return await stored(day)
         return fetch
 
+    async def _live_watches(self) -> LiveWatches:
+        """The index in this process (a worker thread matches) or in a child process."""
+        mode = self.config.run.matching
+        if mode == "auto":
+            async with self.sessions() as session:
+                count = await fanout.active_watch_count(session)
+            mode = "process" if count >= self.config.run.matching_process_above else "thread"
+        return MatcherProcess() if mode == "process" else self.watches
+
     async def load_watches(self) -> None:
         """Load and index every stored watch (only the roles that match need it)."""
         async with self.sessions() as session:
             await self.watches.refresh(session, self.clock())
 
     async def __aexit__(self, *_exc: object) -> None:
+        await self.watches.close()
         await self.engine.dispose()
 
     def add_sender(self, sender: Adapter) -> None:

@@ -24,6 +24,7 @@ ROLES: tuple[str, ...] = get_args(Role)  # `paperwatch run --role`: what one pro
 TelegramMode = Literal["polling", "webhook"]
 LogFormat = Literal["text", "json"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+Matching = Literal["auto", "thread", "process"]
 
 
 class ConfigError(ValueError):
@@ -155,6 +156,10 @@ class LoggingConfig:
 class RunConfig:
     role: Role = "all"
     stop_seconds: float = 10.0  # after SIGINT/SIGTERM everything stops within this
+    # where the watch index lives: a worker thread of this process, or a child process of
+    # its own (bot/watching/matcher_process.py); "auto": the process from this many watches
+    matching: Matching = "auto"
+    matching_process_above: int = 20_000
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import DeliveryConfig, LimitsConfig
 from bot.delivery.local_time import zone
 from bot.types import ChatRef, ChatSettings, Incoming, Reply
+from bot.watching.live import LiveWatches
 from bot.watching.preview import RecentPapers
 from bot.watching.query import MAX_QUERY_CHARS, Query, QueryError, parse
-from bot.watching.watchset import WatchSet
 from storage import repo
 
 Handler = Callable[[Incoming, str], Awaitable[Reply]]
@@ -24,7 +24,7 @@ FOREVER = timedelta(days=36500)  # what /mute with no duration stores
 class Context:
     """The command set's dependencies, bound once and shared by every handler group."""
 
-    def __init__(self, sessions: async_sessionmaker, watches: WatchSet,
+    def __init__(self, sessions: async_sessionmaker, watches: LiveWatches,
                  clock: Callable[[], datetime], limits: LimitsConfig,
                  delivery: DeliveryConfig,
                  on_deliverable: Callable[[], None] | None = None,

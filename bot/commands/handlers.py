@@ -27,8 +27,8 @@ from bot.commands.transfer import TransferCommands
 from bot.commands.watches import WatchCommands
 from bot.config import DeliveryConfig, LimitsConfig
 from bot.types import ChatRef, Incoming, Reply, RichText, Span
+from bot.watching.live import LiveWatches
 from bot.watching.query import MAX_QUERY_CHARS
-from bot.watching.watchset import WatchSet
 from storage import repo
 
 __all__ = ["COMMANDS", "COMMANDS_BY_NAME", "CommandSpec", "Commands", "split_command"]
@@ -43,7 +43,7 @@ class Commands:
 
     specs = COMMANDS
 
-    def __init__(self, sessions: async_sessionmaker, watches: WatchSet,
+    def __init__(self, sessions: async_sessionmaker, watches: LiveWatches,
                  clock: Callable[[], datetime], limits: LimitsConfig | None = None,
                  on_deliverable: Callable[[], None] | None = None,
                  delivery: DeliveryConfig | None = None,

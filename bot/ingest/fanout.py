@@ -1,6 +1,7 @@
 """New papers -> delivery rows: one per (chat, paper), listing every watch of the chat that hit.
 
-`plan_fan_out` runs in a worker thread on the live index (see WatchSet.off_loop): it matches
+`plan_fan_out` runs beside the live index, in a worker thread (WatchSet.plan) or in the
+matching process (bot/watching/matcher_process.py): it matches
 a chunk of papers and builds every row ready to store, so the event loop and the database
 write do no per-row Python work:
 - `watch_ids` and `why` are serialized to JSON here (the `why` of equal hits once, cached);
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 import gc
 import json
+import pickle
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 
 from bot.types import MatchHit, Paper
 from bot.watching.matching import WatchIndex
@@ -35,9 +36,28 @@ HitCounts = dict[int, dict[int, int]]
 COUNT_BUCKET = 10_000
 
 
-@dataclass
 class Batch:
-    rows: list[Row] = field(default_factory=list)
+    """The rows of one write transaction. Rows planned in the matching process arrive
+    pickled and are unpacked only when written: one batch of ~10,000 rows is a few ms on
+    the event loop, a whole chunk at once would stall it."""
+
+    __slots__ = ("_rows", "_packed")
+
+    def __init__(self, rows: list[Row] | None = None, packed: bytes | None = None) -> None:
+        self._rows = rows if rows is not None else ([] if packed is None else None)
+        self._packed = packed
+
+    @property
+    def rows(self) -> list[Row]:
+        if self._rows is None:
+            assert self._packed is not None
+            self._rows, self._packed = pickle.loads(self._packed), None
+        return self._rows
+
+    def packed(self) -> bytes:
+        """The rows pickled, to cross to another process."""
+        return self._packed if self._packed is not None else pickle.dumps(
+            self._rows, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class _Json:
@@ -90,8 +110,10 @@ def plan_fan_out(index: WatchIndex, papers: Sequence[Paper], chat_of: Callable[[
         del hits_by_paper
         if not planned:
             return []
-        # Group by chat range with plain Python loops, not one big sort: a sort of 270,000
-        # rows is ~50 ms in C during which no other thread (the event loop) may run.
+        # Group by chat range with plain Python loops, then sort each group (~10,000 rows,
+        # a few ms): one sort of 270,000 rows is ~50 ms in C during which no other thread
+        # (the event loop) may run. Rows in (chat, paper) order are stored twice as fast
+        # as the same rows unordered (SQLite, 1M rows: 175,000/s against 96,000/s).
         span = max(1, max(row[0] for row, _ in planned) * batch_rows // len(planned) + 1)
         by_range: dict[int, list[Row]] = {}
         for row, ids in planned:
@@ -100,16 +122,26 @@ def plan_fan_out(index: WatchIndex, papers: Sequence[Paper], chat_of: Callable[[
                 bucket = counts.setdefault(wid // COUNT_BUCKET, {})
                 bucket[wid] = bucket.get(wid, 0) + 1
         del planned
-        batches = [Batch()]
+        batches: list[Batch] = []
+        current: list[Row] = []
         for key in sorted(by_range):
-            for row in by_range[key]:
-                if len(batches[-1].rows) >= batch_rows:
-                    batches.append(Batch())
-                batches[-1].rows.append(row)
+            group = by_range[key]
+            group.sort(key=_chat_and_paper)
+            for row in group:
+                if len(current) >= batch_rows:
+                    batches.append(Batch(current))
+                    current = []
+                current.append(row)
+        if current:
+            batches.append(Batch(current))
         return batches
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _chat_and_paper(row: Row) -> tuple[int, str]:
+    return row[0], row[1]
 
 
 def count_batches(counts: HitCounts) -> Iterator[list[tuple[int, int]]]:

@@ -21,20 +21,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import partial
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.ingest.fanout import Batch, HitCounts, Row, count_batches, plan_fan_out
+from bot.ingest.fanout import Batch, Row
 from bot.ingest.followups import FollowUp, FollowUpRules, follow_ups
 from bot.ops.metrics import Metrics
 from bot.sources.clean import clean_papers
 from bot.types import Paper
-from bot.watching.watchset import WatchSet
+from bot.watching.live import LiveWatches
 from storage import repo
 from storage.repo import fanout
 
@@ -86,7 +85,7 @@ def _connections_in_use(sessions: async_sessionmaker) -> int:
 
 
 class Pipeline:
-    def __init__(self, sessions: async_sessionmaker, watches: WatchSet,
+    def __init__(self, sessions: async_sessionmaker, watches: LiveWatches,
                  clock: Callable[[], datetime], on_enqueued: Callable[[], None] | None = None,
                  metrics: Metrics | None = None, followups: FollowUpRules | None = None):
         self.sessions = sessions
@@ -184,19 +183,16 @@ class Pipeline:
         chunks = [papers[i:i + FANOUT_PAPERS] for i in range(0, len(papers), FANOUT_PAPERS)]
 
         def plan(chunk: Sequence[Paper]) -> asyncio.Future[list[Batch]]:
-            return asyncio.ensure_future(self.watches.off_loop(
-                partial(plan_fan_out, papers=chunk, chat_of=self.watches.chat_of,
-                        inactive=inactive, batch_rows=WRITE_ROWS, counts=counts)))
+            return asyncio.ensure_future(self.watches.plan(chunk, inactive, WRITE_ROWS))
 
         written = 0
-        counts: HitCounts = {}
         planned: asyncio.Future[list[Batch]] | None = plan(chunks[0])
         try:
             for n, chunk in enumerate(chunks):
                 assert planned is not None
                 batches = await planned
-                # the next chunk is matched in the worker thread while this one is written
-                # (sqlite3 and asyncpg leave the interpreter lock while they work)
+                # the next chunk is matched (in a worker thread or the matching process)
+                # while this one is written
                 planned = plan(chunks[n + 1]) if n + 1 < len(chunks) else None
                 written += await self._write(batches, [p.id for p in chunk], now)
         finally:
@@ -204,15 +200,15 @@ class Pipeline:
                 await asyncio.wait([planned])  # the thread holds the index until it ends
             if planned is not None and planned.done() and not planned.cancelled():
                 planned.exception()  # retrieved: the error that stopped us is the one raised
-        await self._add_hit_counts(counts)
+        await self._add_hit_counts(await self.watches.take_hit_counts())
         return written
 
-    async def _add_hit_counts(self, counts: HitCounts) -> None:
+    async def _add_hit_counts(self, counts: Iterable[list[tuple[int, int]]]) -> None:
         """The fan-out's hit counts, once at its end, by watch id, a batch per transaction:
         each watch is updated once (not once per batch it had rows in) and a transaction
         changes neighbouring rows. A crash in the middle of a fan-out loses the counts of
         its first part (a display figure; the deliveries are what is kept exactly)."""
-        for pairs in count_batches(counts):
+        for pairs in counts:
             async with self.sessions.begin() as session:
                 await fanout.add_hit_counts(session, pairs)
             await self._let_others_write()

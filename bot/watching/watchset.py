@@ -17,12 +17,14 @@ import asyncio
 import gc
 import logging
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.ingest.fanout import Batch, HitCounts, count_batches, plan_fan_out
+from bot.types import Paper
 from bot.watching.matching import WatchIndex
 from bot.watching.query import Query, QueryError, parse
 from storage.repo import fanout
@@ -47,6 +49,7 @@ class WatchSet:
         self._busy = 0  # worker threads holding the index right now
         self._queued: list[tuple[str, int, Query | None, int]] = []
         self._refreshing = asyncio.Lock()
+        self._counts: HitCounts = {}  # hits per watch of the fan-out under way
 
     def __len__(self) -> int:
         return len(self.index)
@@ -67,7 +70,7 @@ class WatchSet:
         if self._busy:
             self._queued.append(("add", watch_id, query, chat_id))
             return
-        self._add(watch_id, query, chat_id)
+        self.add_now(watch_id, query, chat_id)
 
     def remove(self, watch_id: int) -> None:
         if not self.loaded:
@@ -75,9 +78,9 @@ class WatchSet:
         if self._busy:
             self._queued.append(("remove", watch_id, None, 0))
             return
-        self._remove(watch_id)
+        self.remove_now(watch_id)
 
-    def _add(self, watch_id: int, query: Query, chat_id: int) -> None:
+    def add_now(self, watch_id: int, query: Query, chat_id: int) -> None:
         if watch_id not in self.queries:
             self.index.add(watch_id, query)
             self.queries[watch_id] = query.text
@@ -87,7 +90,7 @@ class WatchSet:
             self._chat_of[watch_id] = chat_id
         self._max_id = max(self._max_id, watch_id)
 
-    def _remove(self, watch_id: int) -> None:
+    def remove_now(self, watch_id: int) -> None:
         if self.queries.pop(watch_id, None) is not None:
             self.index.remove(watch_id)
 
@@ -95,9 +98,9 @@ class WatchSet:
         queued, self._queued = self._queued, []
         for op, watch_id, query, chat_id in queued:
             if op == "add" and query is not None:
-                self._add(watch_id, query, chat_id)
+                self.add_now(watch_id, query, chat_id)
             else:
-                self._remove(watch_id)
+                self.remove_now(watch_id)
 
     async def off_loop(self, work: Callable[[WatchIndex], _T]) -> _T:
         """Run `work(index)` in a worker thread; changes made meanwhile wait, then apply."""
@@ -109,13 +112,38 @@ class WatchSet:
             if not self._busy:
                 self._apply_queued()
 
+    # --- the fan-out (the interface the pipeline uses, also offered by MatcherProcess) -----
+
+    async def plan(self, papers: Sequence[Paper], inactive: set[int],
+                   batch_rows: int) -> list[Batch]:
+        """Match papers in a worker thread; their delivery rows in batches (see
+        plan_fan_out). The hits per watch add up until `take_hit_counts`."""
+        return await self.off_loop(lambda _index: self.plan_now(papers, inactive, batch_rows))
+
+    def plan_now(self, papers: Sequence[Paper], inactive: set[int],
+                 batch_rows: int) -> list[Batch]:
+        """`plan` in the calling thread (a worker thread, or the matching process)."""
+        return plan_fan_out(self.index, papers, self.chat_of, inactive, batch_rows,
+                            self._counts)
+
+    async def take_hit_counts(self) -> Iterator[list[tuple[int, int]]]:
+        """The hits per watch planned since the last call, as (watch id, n) lists by id."""
+        return self.take_hit_counts_now()
+
+    def take_hit_counts_now(self) -> Iterator[list[tuple[int, int]]]:
+        counts, self._counts = self._counts, {}
+        return count_batches(counts)
+
+    async def close(self) -> None:
+        """Nothing to stop: the index lives in this process."""
+
     # --- loading from the table -------------------------------------------------------------
 
-    def _parse_and_add(self, rows: list[tuple[int, int, str]]) -> None:
-        """Worker thread: parse and index a page of (id, chat id, query) rows."""
+    def add_rows(self, rows: list[tuple[int, int, str]]) -> None:
+        """Worker thread (or the matching process): parse and index (id, chat id, query) rows."""
         for watch_id, chat_id, text in rows:
             try:
-                self._add(watch_id, parse(text), chat_id)
+                self.add_now(watch_id, parse(text), chat_id)
             except QueryError as exc:  # stored under older rules: skip, do not crash
                 log.warning("watch %s cannot be parsed any more: %s", watch_id, exc.describe())
 
@@ -127,7 +155,7 @@ class WatchSet:
                 rows = await fanout.watch_rows(session, after, _PAGE)
                 if not rows:
                     break
-                await asyncio.to_thread(self._parse_and_add, rows)
+                await asyncio.to_thread(self.add_rows, rows)
                 loaded += len(rows)
                 after = rows[-1][0]
         finally:
@@ -151,9 +179,9 @@ class WatchSet:
             added, removed = await fanout.watch_changes(session, self._max_id, since)
             fresh = [row for row in added if row[0] not in self.queries]
             if len(fresh) > 1000:
-                await self.off_loop(lambda _index: self._parse_and_add(fresh))
+                await self.off_loop(lambda _index: self.add_rows(fresh))
             else:
-                self._parse_and_add(fresh)
+                self.add_rows(fresh)
             for watch_id in removed:
                 self.remove(watch_id)
             self._last_refresh = now

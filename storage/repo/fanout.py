@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +50,11 @@ async def watch_rows(session: AsyncSession, after_id: int, limit: int
         .where(Watch.id > after_id, Watch.deleted_at.is_(None))
         .order_by(Watch.id).limit(limit))
     return [(wid, cid, text) for wid, cid, text in rows]
+
+
+async def active_watch_count(session: AsyncSession) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(Watch).where(Watch.deleted_at.is_(None))) or 0)
 
 
 async def watch_changes(session: AsyncSession, after_id: int, since: datetime
