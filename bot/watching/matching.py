@@ -50,6 +50,7 @@ from bot.watching.index_tables import (
     _remove_member,
     _SymbolCache,
 )
+from bot.watching.prefilter import Prefilter, paper_text
 from bot.watching.query import Phrase, Query, to_nnf
 from bot.watching.text import normalize_words
 
@@ -216,8 +217,22 @@ class WatchIndex(IndexBuilder, IndexScanner):
 # --- one query at a time: the /watch preview and daily topics -----------------------
 
 
-def matching_papers(query: Query, papers: Iterable[Paper]) -> list[Paper]:
-    """The papers one query matches, on an index of its own: safe in a worker thread."""
+def matching_papers(query: Query, papers: Iterable[Paper],
+                    texts: Iterable[str] | None = None, prefilter: bool = True) -> list[Paper]:
+    """The papers one query matches, on an index of its own: safe in a worker thread.
+
+    texts: each paper's `prefilter.paper_text`, in the same order, when the caller keeps
+    them (the /watch preview); otherwise they are computed here. A paper whose text lacks
+    what any match needs is rejected before the full match (bot.watching.prefilter);
+    prefilter=False skips that (for benches and tests that compare the two).
+    """
     index = WatchIndex(hit_cache=0)
     index.add(0, query)
-    return [paper for paper in papers if index._match(paper)]
+    condition = Prefilter.of(index) if prefilter else None
+    if condition is None:
+        return [paper for paper in papers if index._match(paper)]
+    admits = condition.admits
+    if texts is None:
+        return [paper for paper in papers if admits(paper_text(paper)) and index._match(paper)]
+    return [paper for paper, text in zip(papers, texts, strict=True)
+            if admits(text) and index._match(paper)]
