@@ -16,6 +16,7 @@ database; the ratio printed is baseline / current.
     python -m bench.ingest --watches 1000000 --no-baseline
     python -m bench.ingest --watches 100000 --url postgresql+asyncpg://postgres@127.0.0.1/test
     python -m bench.ingest --watches 100000 --no-baseline --no-watch-probe
+    python -m bench.ingest --watches 100000 --no-baseline --slow-callbacks
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import logging
 import resource
 import statistics
+import sys
 import tempfile
+import threading
 import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -45,6 +50,7 @@ from storage import db
 from storage.models import Chat, Watch
 
 WATCHES_PER_CHAT = 5
+STALL_STACKS = False  # --stall-stacks: print where the loop is when it stalls
 WATCH_PROBE = True  # --no-watch-probe: the ingest alone (a /watch preview matches every
 # recent paper again: with 2,000 new papers that is most of the CPU a /watch costs)
 
@@ -77,8 +83,50 @@ class Probe:
                 await asyncio.wait_for(stop.wait(), 1.0)
 
 
+class StallStacks:
+    """A watchdog thread that prints where the event loop's thread is when the loop has
+    not ticked for over `limit` seconds (--stall-stacks): names the step that stalls."""
+
+    def __init__(self, limit: float = 0.05) -> None:
+        self.limit = limit
+        self.tick = time.perf_counter()
+        self._thread_id = threading.get_ident()
+        self._stop = threading.Event()
+
+    async def ticking(self, stop: asyncio.Event) -> None:
+        watchdog = threading.Thread(target=self._watch, daemon=True)
+        watchdog.start()
+        while not stop.is_set():
+            self.tick = time.perf_counter()
+            await asyncio.sleep(0.005)
+        self._stop.set()
+
+    def _watch(self) -> None:
+        reported = 0.0
+        while not self._stop.wait(0.01):
+            late = time.perf_counter() - self.tick
+            if late > self.limit and self.tick != reported:
+                reported = self.tick
+                frame = sys._current_frames().get(self._thread_id)
+                stack = traceback.extract_stack(frame)[-6:] if frame else []
+                print(f"  loop late {late * 1000:.0f} ms at: " + " <- ".join(
+                    f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack)),
+                      flush=True)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of the matching process (0 when matching runs in a thread)."""
+    if not pid:
+        return 0.0
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 @contextlib.asynccontextmanager
@@ -153,18 +201,21 @@ async def measure(label: str, url: str | None, watches: list[tuple[int, str]],
             probe, stop = Probe(), asyncio.Event()
             tasks = [asyncio.create_task(probe.loop_lateness(stop)),
                      asyncio.create_task(probe.watch_every_second(stop, app))]
+            if STALL_STACKS:
+                tasks.append(asyncio.create_task(StallStacks().ticking(stop)))
             await asyncio.sleep(0.1)
             started = time.perf_counter()
             deliveries = await ingest(app, papers)
             wall = time.perf_counter() - started
             stop.set()
             await asyncio.gather(*tasks)
+            child_rss = child_peak_rss_mb(getattr(app.watches, "child_pid", 0))
     latencies = probe.watch_latencies or [0.0]
     return {"wall": wall, "deliveries": deliveries, "per_second": deliveries / wall,
             "stall": max(probe.stalls or [0.0]), "watch_max": max(latencies),
             "watch_median": statistics.median(latencies), "watch_p95": _p95(latencies),
             "watch_count": len(latencies),
-            "rss": peak_rss_mb()}
+            "rss": peak_rss_mb(), "child_rss": child_rss}
 
 
 def _p95(values: list[float]) -> float:
@@ -179,10 +230,16 @@ def show(label: str, r: dict[str, float]) -> None:
           f"/watch during ingest: {r['watch_count']:.0f} sent, median "
           f"{r['watch_median'] * 1000:.0f} ms, p95 {r['watch_p95'] * 1000:.0f} ms, "
           f"max {r['watch_max'] * 1000:.0f} ms, "
-          f"peak RSS so far {r['rss']:,.0f} MB", flush=True)
+          f"peak RSS so far {r['rss']:,.0f} MB"
+          + (f" + matching process {r['child_rss']:,.0f} MB" if r["child_rss"] else ""),
+          flush=True)
 
 
 async def main(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.WARNING, format="  %(message)s")
+    logging.getLogger("bot.ingest.pipeline").setLevel(logging.INFO)  # the fan-out's figures
+    if args.slow_callbacks:  # name every step of the event loop over 50 ms
+        asyncio.get_running_loop().slow_callback_duration = 0.05
     corpus = Corpus()
     watches = make_watches(corpus, args.watches)
     papers = make_papers(PaperMaker(corpus, seed=11), args.papers)
@@ -208,6 +265,11 @@ if __name__ == "__main__":
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     parser.add_argument("--no-watch-probe", dest="watch_probe", action="store_false",
                         help="send no /watch during the ingest (the ingest alone)")
+    parser.add_argument("--stall-stacks", action="store_true",
+                        help="print the event loop's stack whenever it stalls over 50 ms")
+    parser.add_argument("--slow-callbacks", action="store_true",
+                        help="asyncio debug mode: log each loop step over 50 ms")
     arguments = parser.parse_args()
     WATCH_PROBE = arguments.watch_probe
-    asyncio.run(main(arguments))
+    STALL_STACKS = arguments.stall_stacks
+    asyncio.run(main(arguments), debug=arguments.slow_callbacks)

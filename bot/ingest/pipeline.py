@@ -186,11 +186,15 @@ class Pipeline:
             return asyncio.ensure_future(self.watches.plan(chunk, inactive, WRITE_ROWS))
 
         written = 0
+        started = time.monotonic()
+        waited = 0.0  # for the matching: where the time goes, in the log line
         planned: asyncio.Future[list[Batch]] | None = plan(chunks[0])
         try:
             for n, chunk in enumerate(chunks):
                 assert planned is not None
+                ready = time.monotonic()
                 batches = await planned
+                waited += time.monotonic() - ready
                 # the next chunk is matched (in a worker thread or the matching process)
                 # while this one is written
                 planned = plan(chunks[n + 1]) if n + 1 < len(chunks) else None
@@ -200,7 +204,12 @@ class Pipeline:
                 await asyncio.wait([planned])  # the thread holds the index until it ends
             if planned is not None and planned.done() and not planned.cancelled():
                 planned.exception()  # retrieved: the error that stopped us is the one raised
+        counting = time.monotonic()
         await self._add_hit_counts(await self.watches.take_hit_counts())
+        ended = time.monotonic()
+        log.info("fan-out papers=%d deliveries=%d seconds=%.1f waiting_for_matching=%.1f "
+                 "writing=%.1f hit_counts=%.1f", len(papers), written, ended - started,
+                 waited, counting - started - waited, ended - counting)
         return written
 
     async def _add_hit_counts(self, counts: Iterable[list[tuple[int, int]]]) -> None:
