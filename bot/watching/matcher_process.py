@@ -21,8 +21,11 @@ import asyncio
 import gc
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
 import pickle
 import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -59,7 +62,18 @@ def _child_start() -> None:
     # Ctrl-C reaches the whole process group: the parent stops the child itself, and a
     # KeyboardInterrupt here would only print a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed outright (SIGKILL, out of memory) never stops its pool, and the
+    # worker would wait for the next call forever, an orphan holding the whole index
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True,
+                         name="exit-with-parent").start()
     _state = WatchSet()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])  # readable once the parent is gone
+    os._exit(0)
 
 
 def _child() -> WatchSet:
