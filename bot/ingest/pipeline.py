@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -181,6 +182,7 @@ class Pipeline:
             await self.watches.refresh(session, now)
             inactive = await fanout.inactive_chat_ids(session)
         chunks = [papers[i:i + FANOUT_PAPERS] for i in range(0, len(papers), FANOUT_PAPERS)]
+        self.watches.reset_hit_counts()  # those of a fan-out that failed are redone
 
         def plan(chunk: Sequence[Paper]) -> asyncio.Future[list[Batch]]:
             return asyncio.ensure_future(self.watches.plan(chunk, inactive, WRITE_ROWS))
@@ -188,22 +190,24 @@ class Pipeline:
         written = 0
         started = time.monotonic()
         waited = 0.0  # for the matching: where the time goes, in the log line
-        planned: asyncio.Future[list[Batch]] | None = plan(chunks[0])
+        # chunks are matched (in a worker thread or the matching process) while earlier ones
+        # are written: one ahead, or as many as the index takes in a queue of its own
+        ahead = max(1, self.watches.plan_ahead)
+        planned = deque(plan(chunk) for chunk in chunks[:ahead])
         try:
             for n, chunk in enumerate(chunks):
-                assert planned is not None
                 ready = time.monotonic()
-                batches = await planned
+                batches = await planned.popleft()
                 waited += time.monotonic() - ready
-                # the next chunk is matched (in a worker thread or the matching process)
-                # while this one is written
-                planned = plan(chunks[n + 1]) if n + 1 < len(chunks) else None
+                if n + ahead < len(chunks):
+                    planned.append(plan(chunks[n + ahead]))
                 written += await self._write(batches, [p.id for p in chunk], now)
         finally:
-            if planned is not None and not planned.done():
-                await asyncio.wait([planned])  # the thread holds the index until it ends
-            if planned is not None and planned.done() and not planned.cancelled():
-                planned.exception()  # retrieved: the error that stopped us is the one raised
+            if planned:
+                await asyncio.wait(planned)  # a thread holds the index until it ends
+            for future in planned:
+                if not future.cancelled():
+                    future.exception()  # retrieved: the error that stopped us is raised
         counting = time.monotonic()
         await self._add_hit_counts(await self.watches.take_hit_counts())
         ended = time.monotonic()

@@ -21,6 +21,8 @@ from bot.watching.query import Query
 
 
 class LiveWatches(Protocol):
+    plan_ahead: int  # how many `plan` calls may be under way at once
+
     @property
     def loaded(self) -> bool: ...
 
@@ -38,6 +40,9 @@ class LiveWatches(Protocol):
     async def plan(self, papers: Sequence[Paper], inactive: set[int],
                    batch_rows: int) -> list[Batch]:
         """Match papers off the event loop; their delivery rows in write batches."""
+
+    def reset_hit_counts(self) -> None:
+        """Forget the hits planned so far (a fan-out starts; an earlier one failed)."""
 
     async def take_hit_counts(self) -> Iterable[list[tuple[int, int]]]:
         """The hits per watch planned since the last call, as (watch id, n) lists by id."""

@@ -101,6 +101,11 @@ def _child_plan(papers: list[Paper], inactive: set[int], batch_rows: int) -> lis
     return [batch.packed() for batch in _child().plan_now(papers, inactive, batch_rows)]
 
 
+def _child_reset_counts() -> int:
+    _child().reset_hit_counts()
+    return len(_child())
+
+
 def _child_counts() -> list[bytes]:
     return [pickle.dumps(pairs, protocol=pickle.HIGHEST_PROTOCOL)
             for pairs in _child().take_hit_counts_now()]
@@ -115,6 +120,8 @@ def _child_pid() -> int:
 
 class MatcherProcess:
     """The LiveWatches of a process that matches at scale (see the module docstring)."""
+
+    plan_ahead = 2  # chunks queued at once: the child takes them in turn, never idle
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
@@ -206,6 +213,10 @@ class MatcherProcess:
                    batch_rows: int) -> list[Batch]:
         packed = await self._call(_child_plan, list(papers), inactive, batch_rows)
         return [Batch(packed=rows) for rows in packed]
+
+    def reset_hit_counts(self) -> None:
+        if self._pool is not None:
+            self._send(_child_reset_counts)  # before the plans that follow: calls keep order
 
     async def take_hit_counts(self) -> Iterator[list[tuple[int, int]]]:
         packed = await self._call(_child_counts)

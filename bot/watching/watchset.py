@@ -40,6 +40,8 @@ _PAGE = 50_000  # rows read per await during the first load (each page ~50 ms of
 class WatchSet:
     """A WatchIndex plus the bookkeeping to refresh it incrementally from the database."""
 
+    plan_ahead = 1  # chunks planned at once: one thread may use the index at a time
+
     def __init__(self) -> None:
         self.index = WatchIndex()
         self.queries: dict[int, str] = {}
@@ -125,6 +127,9 @@ class WatchSet:
         """`plan` in the calling thread (a worker thread, or the matching process)."""
         return plan_fan_out(self.index, papers, self.chat_of, inactive, batch_rows,
                             self._counts)
+
+    def reset_hit_counts(self) -> None:
+        self._counts = {}
 
     async def take_hit_counts(self) -> Iterator[list[tuple[int, int]]]:
         """The hits per watch planned since the last call, as (watch id, n) lists by id."""
