@@ -61,7 +61,7 @@ async def test_the_liked_kind_comes_first_and_no_keyword_hit_is_dropped(app):
     message = sent_to(sender, ANN)[-1]
     ids = [item.paper_id for item in message.items]
     async with app.sessions() as session:
-        rows = await session.scalars(select(Delivery.paper_id).join(Chat).where(
+        rows = await session.scalars(select(Delivery.paper_id).join(Chat, Chat.id == Delivery.chat_id).where(
             Chat.external_id == "ann", Delivery.paper_id.in_([p.id for p in MIXED])))
         matched = set(rows)
     assert len(matched) >= 10

@@ -63,6 +63,10 @@ async def enqueue_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any
     return inserted
 
 
+# deliveries have no foreign key to join on (migration 0009): the join condition, spelled out
+_OF_CHAT = Chat.id == Delivery.chat_id
+
+
 def _due(now: datetime) -> Any:
     return and_(
         Delivery.state == "pending",
@@ -173,11 +177,11 @@ async def queue_stats(session: AsyncSession, now: datetime) -> dict[str, Any]:
     claimed, held and why, recent failures and refusing chats."""
     by_state = (await session.execute(
         select(Chat.platform, Delivery.state, func.count())
-        .join(Chat, Chat.id == Delivery.chat_id)
+        .join(Chat, _OF_CHAT)
         .group_by(Chat.platform, Delivery.state))).all()
     pending = Delivery.state == "pending"
     due = (await session.execute(
-        select(func.count(), func.min(Delivery.next_attempt_at)).join(Chat)
+        select(func.count(), func.min(Delivery.next_attempt_at)).join(Chat, _OF_CHAT)
         .where(_due(now), Chat.state == "active",
                or_(Chat.muted_until.is_(None), Chat.muted_until <= now),
                or_(Chat.hold_until.is_(None), Chat.hold_until <= now)))).one()
@@ -185,13 +189,12 @@ async def queue_stats(session: AsyncSession, now: datetime) -> dict[str, Any]:
         pending, Delivery.claimed_until >= now))
     later = await session.scalar(select(func.count()).where(
         pending, Delivery.next_attempt_at > now))
-    muted = await session.scalar(select(func.count()).select_from(Delivery).join(Chat).where(
-        pending, Chat.muted_until > now))
-    held = await session.scalar(select(func.count()).select_from(Delivery).join(Chat).where(
+    with_chat = select(func.count()).select_from(Delivery).join(Chat, _OF_CHAT)
+    muted = await session.scalar(with_chat.where(pending, Chat.muted_until > now))
+    held = await session.scalar(with_chat.where(
         pending, Chat.hold_until > now, or_(Chat.muted_until.is_(None),
                                             Chat.muted_until <= now)))
-    blocked_rows = await session.scalar(select(func.count()).select_from(Delivery).join(Chat)
-                                        .where(pending, Chat.state != "active"))
+    blocked_rows = await session.scalar(with_chat.where(pending, Chat.state != "active"))
     reasons = (await session.execute(
         select(Delivery.last_error, func.count()).where(
             Delivery.state == "failed", Delivery.created_at >= now - timedelta(days=1))
