@@ -195,6 +195,8 @@ async def measure(label: str, url: str | None, watches: list[tuple[int, str]],
         cfg = Config()
         cfg = replace(cfg, database=replace(cfg.database, url=db_url),
                       sources=replace(cfg.sources, hf=replace(cfg.sources.hf, enabled=False)))
+        if ingest is baseline_ingest:  # the first version matched in the bot's own process
+            cfg = replace(cfg, run=replace(cfg.run, matching="thread"))
         async with App(cfg) as app:
             await app.load_watches()
             gc.collect()
