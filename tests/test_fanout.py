@@ -3,6 +3,7 @@
 - A `paperwatch ingest` process SIGKILLed in the middle of a fan-out, then run again: every
   (chat, paper) delivery exists exactly once, the same set an uninterrupted run makes.
 - A `/watch` sent while a large ingest runs is answered before the ingest ends.
+Both with matching in a worker thread and in the matching process (`run.matching`).
 - A refresh that changes what matters queues one follow-up per alerted chat, once.
 """
 
@@ -14,11 +15,14 @@ import random
 import signal
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, insert, select, update
 
+from bot.app import App
 from bot.types import ChatRef, Incoming
 from storage import db
 from storage.models import Chat, Delivery, PaperRow, Watch
@@ -67,9 +71,9 @@ async def _deliveries(url: str) -> tuple[int, set[tuple[int, str]], int]:
         await engine.dispose()
 
 
-def _config(path: Path, url: str) -> Path:
+def _config(path: Path, url: str, matching: str = "auto") -> Path:
     path.write_text(f'[database]\nurl = "{url}"\n[sources.hf]\nenabled = false\n'
-                    '[logging]\nlevel = "WARNING"\n')
+                    f'[logging]\nlevel = "WARNING"\n[run]\nmatching = "{matching}"\n')
     return path
 
 
@@ -80,7 +84,9 @@ async def _ingest_process(config: Path, papers: Path) -> asyncio.subprocess.Proc
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
-async def test_a_fan_out_killed_midway_finishes_once_after_a_restart(db_url, tmp_path):
+@pytest.mark.parametrize("matching", ["thread", "process"])
+async def test_a_fan_out_killed_midway_finishes_once_after_a_restart(db_url, tmp_path,
+                                                                     matching):
     papers = write_jsonl(tmp_path / "papers.jsonl", _papers())
     # the reference: the same watches and papers, uninterrupted, on a database of its own
     reference_url = f"sqlite+aiosqlite:///{tmp_path / 'reference.db'}"
@@ -91,7 +97,7 @@ async def test_a_fan_out_killed_midway_finishes_once_after_a_restart(db_url, tmp
     assert len(expected) > 40_000
 
     await _fill_watches(db_url)
-    config = _config(tmp_path / "pw.toml", db_url)
+    config = _config(tmp_path / "pw.toml", db_url, matching)
     process = await _ingest_process(config, papers)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # kill once part of the fan-out is written
@@ -111,16 +117,29 @@ async def test_a_fan_out_killed_midway_finishes_once_after_a_restart(db_url, tmp
     assert count == len(got) == len(expected) and got == expected
 
 
-async def test_a_watch_during_a_large_ingest_is_answered_before_it_ends(app, tmp_path):
-    await _fill_watches(app.config.database.url)
+@pytest.mark.parametrize("matching", ["thread", "process"])
+async def test_a_watch_during_a_large_ingest_is_answered_before_it_ends(config, clock,
+                                                                        tmp_path, matching):
+    await _fill_watches(config.database.url)
     papers = write_jsonl(tmp_path / "papers.jsonl", _papers())
-    ingest = asyncio.create_task(app.ingest_file(papers))
-    await asyncio.sleep(0.3)  # the ingest is under way
-    assert not ingest.done()
-    reply = await app.commands.dispatch(Incoming(ChatRef("console", "probe"), "/watch probe"))
-    assert "Watching" in reply.body.plain()
-    assert not ingest.done(), "the /watch waited for the whole ingest"
-    assert "new" in await ingest
+    config = replace(config, run=replace(config.run, matching=matching))
+    async with App(config, clock=clock) as app:
+        ingest = asyncio.create_task(app.ingest_file(papers))
+        while app.watches.loaded is False or not await _deliveries_exist(app):
+            assert not ingest.done(), "the ingest ended before the /watch was sent"
+            await asyncio.sleep(0.01)  # the fan-out is under way
+        reply = await app.commands.dispatch(Incoming(ChatRef("console", "probe"),
+                                                     "/watch probe"))
+        assert "Watching" in reply.body.plain()
+        assert not ingest.done(), "the /watch waited for the whole ingest"
+        assert "new" in await ingest
+        assert type(app.watches).__name__ == {"thread": "WatchSet",
+                                              "process": "MatcherProcess"}[matching]
+
+
+async def _deliveries_exist(app: App) -> bool:
+    async with app.sessions() as session:
+        return bool(await session.scalar(select(func.count()).select_from(Delivery)))
 
 
 async def test_a_refresh_that_brings_code_makes_one_follow_up_per_alerted_chat(app, console,
