@@ -27,7 +27,7 @@ import pickle
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -157,9 +157,10 @@ class MatcherProcess:
         except (BrokenProcessPool, RuntimeError):
             self._lost("a change could not be sent")
             return
-        future.add_done_callback(self._changed)
+        # the callback runs on the event loop, like every other change of this object
+        asyncio.wrap_future(future).add_done_callback(self._changed)
 
-    def _changed(self, future: Future[int]) -> None:
+    def _changed(self, future: asyncio.Future[int]) -> None:
         if future.cancelled():
             return
         if future.exception() is not None:
