@@ -19,10 +19,10 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.ingest import fresh_database
 from bench.matching import Corpus, PaperMaker, make_papers, make_watches
 from bot.types import Paper
 from bot.watching.matching import matching_papers
@@ -77,24 +77,8 @@ async def time_reload(url: str, papers: list[Paper], rounds: int = 5) -> float:
 
 
 async def postgres_reload(base_url: str, papers: list[Paper]) -> float:
-    import asyncpg
-
-    name = f"pw_bench_{uuid.uuid4().hex[:12]}"
-    admin = base_url.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        return await time_reload(base_url.rpartition("/")[0] + "/" + name, papers)
-    finally:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
+    async with fresh_database(base_url) as url:
+        return await time_reload(url, papers)
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -4,7 +4,6 @@ the test controls, and the whole app opened on them."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ import pytest
 from bot.app import App
 from bot.config import Config
 from tests.fakes.hf_api import FakeHFAPI
+from tests.helpers import fresh_postgres_database
 
 POSTGRES_URL = os.environ.get("PAPERWATCH_TEST_POSTGRES_URL", "")
 
@@ -48,23 +48,8 @@ async def db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'paperwatch.db'}"
         return
-    import asyncpg
-
-    name = f"pw_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    base, _, _db = POSTGRES_URL.rpartition("/")
-    yield f"{base}/{name}"
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
+    async with fresh_postgres_database(POSTGRES_URL) as url:
+        yield url
 
 @pytest.fixture
 def config(db_url: str) -> Config:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -98,3 +99,26 @@ api_base_url = "{fake.base_url}"
 poll_seconds = 0.2
 {extra}""")
     return path
+
+
+@asynccontextmanager
+async def fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
+    """A private database on the PostgreSQL server of `server_url` (a SQLAlchemy URL),
+    dropped afterwards; yields its URL."""
+    import asyncpg
+
+    name = f"pw_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = server_url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield f"{server_url.rpartition('/')[0]}/{name}"
+    finally:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()

@@ -21,7 +21,6 @@ import re
 import signal
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -41,7 +40,7 @@ from storage import db
 from storage.models import Chat, Delivery, PaperRow, Watch
 from tests.conftest import POSTGRES_URL, FakeClock
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.helpers import run_config
+from tests.helpers import fresh_postgres_database, run_config
 
 WORDS = ["graph", "neural", "network", "diffusion", "model", "models", "federated",
          "learning", "quantization", "quantized", "transformer", "vision", "language",
@@ -145,22 +144,8 @@ async def other_db_url(db_url: str, tmp_path: Path) -> AsyncIterator[str]:
     if db_url.startswith("sqlite"):
         yield f"sqlite+aiosqlite:///{tmp_path / 'reference.db'}"
         return
-    import asyncpg
-
-    name = f"pw_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    yield f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
+    async with fresh_postgres_database(POSTGRES_URL) as url:
+        yield url
 
 def _alive(pid: int) -> bool:
     """The process exists and is not a zombie (a dead child nobody reaped yet)."""

@@ -44,8 +44,8 @@ class Batch:
     __slots__ = ("_rows", "_packed")
 
     def __init__(self, rows: list[Row] | None = None, packed: bytes | None = None) -> None:
-        self._rows = rows if rows is not None else ([] if packed is None else None)
-        self._packed = packed
+        assert (rows is None) != (packed is None), "rows or packed rows, one of them"
+        self._rows, self._packed = rows, packed
 
     @property
     def rows(self) -> list[Row]:

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,14 +37,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.ingest.fanout import Batch
 from bot.types import Paper
 from bot.watching.query import Query
-from bot.watching.watchset import WatchSet
+from bot.watching.watchset import OVERLAP, PAGE, WatchSet
 from storage.repo import fanout
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-_OVERLAP = timedelta(minutes=2)  # as in WatchSet: rows committed late are still seen
-_PAGE = 50_000  # watch rows read and sent per call during the first load
 _STOP_WAIT = 2.0  # seconds a child gets to exit after close before it is killed
 
 
@@ -176,7 +174,7 @@ class MatcherProcess:
                 await self._first_load(session)
                 self._last_refresh = now
                 return
-            since = self._last_refresh - _OVERLAP
+            since = self._last_refresh - OVERLAP
             added, removed = await fanout.watch_changes(session, self._max_id, since)
             if added:
                 self._max_id = max(self._max_id, added[-1][0])
@@ -190,7 +188,7 @@ class MatcherProcess:
         await self._restart()
         after, indexing = 0, None
         while True:
-            rows = await fanout.watch_rows(session, after, _PAGE)
+            rows = await fanout.watch_rows(session, after, PAGE)
             if indexing is not None:
                 self._size = await indexing
             if not rows:

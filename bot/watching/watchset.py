@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 # Rows committed by another process up to this long after their timestamp are still seen.
-_OVERLAP = timedelta(minutes=2)
-_PAGE = 50_000  # rows read per await during the first load (each page ~50 ms of the loop)
+OVERLAP = timedelta(minutes=2)
+PAGE = 50_000  # rows read per await during the first load (each page ~50 ms of the loop)
 
 
 class WatchSet:
@@ -157,7 +157,7 @@ class WatchSet:
         self._busy += 1  # commands queue their changes while the thread builds the index
         try:
             while True:
-                rows = await fanout.watch_rows(session, after, _PAGE)
+                rows = await fanout.watch_rows(session, after, PAGE)
                 if not rows:
                     break
                 await asyncio.to_thread(self.add_rows, rows)
@@ -180,7 +180,7 @@ class WatchSet:
                     # full collection walks them all (~1 s per 300,000 watches).
                     gc.freeze()
                 return
-            since = self._last_refresh - _OVERLAP
+            since = self._last_refresh - OVERLAP
             added, removed = await fanout.watch_changes(session, self._max_id, since)
             fresh = [row for row in added if row[0] not in self.queries]
             if len(fresh) > 1000:
