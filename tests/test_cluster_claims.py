@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 
 from bot.delivery.outbox import DeliveryWorker
 from bot.types import ChatRef, Incoming
@@ -43,6 +44,51 @@ async def test_three_workers_never_send_a_delivery_twice(app, config, clock, tmp
     assert len(sent) == len(chats)  # each chat got its one coalesced message
     assert max(sent.values()) == 1
     assert sum(1 for s in senders if s.sent) >= 2  # the work really was shared
+
+
+class HeldSender(ScriptedSender):
+    """A platform that answers only when the test lets it (a send slower than the lease)."""
+
+    def __init__(self, platform: str) -> None:
+        super().__init__(platform=platform)
+        self.started = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    async def send(self, chat: ChatRef, message) -> None:
+        self.started.set()
+        await self.answer.wait()
+        await super().send(chat, message)
+
+
+async def test_a_live_workers_lease_is_renewed_so_a_slow_send_is_not_taken_over(
+        app, config, clock, tmp_path):
+    await app.commands.dispatch(Incoming(ChatRef("test", "1", "user"), "/watch neural operator"))
+    await app.ingest_file(write_jsonl(tmp_path / "p.jsonl",
+                                      [paper_item("2601.00001", "Neural operator study")]))
+    lease = 0.3
+    delivery = replace(app.config.delivery, lease_seconds=lease)
+    engines = [db.create_engine(config.database.url) for _ in range(2)]
+    slow, other = HeldSender("test"), ScriptedSender(platform="test")
+    first, second = (DeliveryWorker(db.session_factory(e), {"test": s}, clock, worker_id=w,
+                                    config=delivery)
+                     for e, s, w in zip(engines, (slow, other), ("slow", "other"), strict=True))
+    try:
+        sending = asyncio.create_task(first.run_once())
+        await asyncio.wait_for(slow.started.wait(), 10)
+        # two leases pass on the clock while the platform has not answered; between them
+        # the first worker (alive, only slow) has had time to renew
+        for _ in range(2):
+            clock.advance(seconds=lease * 0.8)
+            await asyncio.sleep(lease / 3 * 2)
+            assert await second.run_once() == 0  # nothing to take over
+        slow.answer.set()
+        assert await asyncio.wait_for(sending, 10) == 1
+        clock.advance(seconds=lease * 2)
+        assert await second.run_once() == 0
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert len(slow.sent) == 1 and other.sent == []
 
 
 async def test_two_schedulers_poll_a_source_once_per_interval(app, config, clock):

@@ -1,9 +1,10 @@
 """The outbox worker: claim due deliveries, plan, coalesce per chat, pace, send, mark.
 
 A delivery row exists before any send; its state changes only after the platform answered.
-Rows are claimed with a lease (a whole chat at a time), so a crashed worker's rows are
-taken over once the lease expires; since at most `concurrency` sends are in flight per
-worker, a crash can repeat at most that many messages.
+Rows are claimed with a lease (a whole chat at a time) that the worker renews while it
+sends them, so a crashed worker's rows are taken over once the lease expires and a slow one's
+never are; since at most `concurrency` sends are in flight per worker, a crash can repeat at
+most that many messages.
 
 Per chat, `plan_delivery` (bot.delivery.plan) decides whether its due alerts may go
 now: a daily or weekly digest waits for its local time, quiet hours wait for their end,
@@ -64,6 +65,7 @@ from storage.repo import feedback_refs
 log = logging.getLogger(__name__)
 
 MAX_SLOT_WAIT = 5.0  # seconds: a longer pacing wait gives the rows back for a later round
+MAX_RENEWALS = 30  # a round's lease is renewed at most this often (10 leases in all)
 BEAT_SECONDS = 10.0  # a running worker refreshes its heartbeat row this often
 BEAT_STALE_SECONDS = 35.0  # a worker silent this long no longer counts (it crashed)
 
@@ -211,8 +213,29 @@ class DeliveryWorker:
                 except Exception:  # e.g. the database went away mid-chat: the lease
                     log.exception("delivery to chat %d failed", chat_id)  # brings them back
 
-        await asyncio.gather(*(one(c, r) for c, r in by_chat.items()))
+        renewing = asyncio.create_task(self._keep_claims([r.id for r in claimed]))
+        try:
+            await asyncio.gather(*(one(c, r) for c, r in by_chat.items()))
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
         return len(claimed)
+
+    async def _keep_claims(self, ids: list[int]) -> None:
+        """While this round runs, move its rows' lease forward every third of a lease: a send
+        answered late (a slow platform, a busy machine) must not let another worker take the
+        chat and send it again. Only a worker that died stops renewing, so only its in-flight
+        messages can repeat. The renewals stop after MAX_RENEWALS: a round stuck for that long
+        gives its rows up to the others."""
+        lease = self.config.lease_seconds
+        for _ in range(MAX_RENEWALS):
+            await asyncio.sleep(lease / 3)
+            try:
+                async with self.sessions.begin() as session:
+                    await repo.extend_claims(session, self.worker_id, ids,
+                                             self.clock() + timedelta(seconds=lease))
+            except Exception:  # the lease still holds for two thirds; the next try may work
+                log.exception("could not renew the lease of %d deliveries", len(ids))
 
     async def _load(self, chat_id: int,
                     rows: Sequence[DeliveryItem]) -> tuple[DeliveryChat, list[AlertItem]]:

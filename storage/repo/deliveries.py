@@ -118,6 +118,17 @@ async def claim_due(session: AsyncSession, worker: str, now: datetime, lease_unt
     return [delivery_item(r) for r in rows]
 
 
+async def extend_claims(session: AsyncSession, worker: str, ids: Sequence[int],
+                        lease_until: datetime) -> None:
+    """Move the lease of `worker`'s still-claimed rows among `ids` to `lease_until` (a live
+    worker keeps what it is sending; only a dead one's rows run out)."""
+    await session.execute(
+        update(Delivery).where(Delivery.id.in_(ids), Delivery.claimed_by == worker,
+                               Delivery.state == "pending")
+        .values(claimed_until=lease_until)
+        .execution_options(synchronize_session=False))
+
+
 async def mark_sent(session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
     await session.execute(
         update(Delivery).where(Delivery.id.in_(ids))
