@@ -109,9 +109,16 @@ class StallStacks:
                 reported = self.tick
                 frame = sys._current_frames().get(self._thread_id)
                 stack = traceback.extract_stack(frame)[-6:] if frame else []
-                print(f"  loop late {late * 1000:.0f} ms at: " + " <- ".join(
-                    f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack)),
-                      flush=True)
+                print(f"  loop late {late * 1000:.0f} ms at: " + _where(stack), flush=True)
+                if stack and stack[-1].name == "select":  # waiting for the GIL: who had it
+                    for ident, other in sys._current_frames().items():
+                        if ident not in (self._thread_id, threading.get_ident()):
+                            print("    other thread: "
+                                  + _where(traceback.extract_stack(other)[-4:]), flush=True)
+
+
+def _where(stack: traceback.StackSummary | list) -> str:
+    return " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack))
 
 
 def peak_rss_mb() -> float:

@@ -31,7 +31,7 @@ from sqlalchemy import func, insert, select, update
 
 from bot.app import App
 from bot.config import Config, Matching
-from bot.ingest.pipeline import FANOUT_PAPERS, WRITE_ROWS
+from bot.ingest.pipeline import FIRST_CHUNK_PAPERS, WRITE_ROWS
 from bot.types import ChatRef, Incoming, Paper
 from bot.watching.matcher_process import MatcherDied, MatcherProcess
 from bot.watching.query import QueryError, parse
@@ -280,13 +280,14 @@ async def _kill_mid_fan_out(app: App, child_pid: int, papers: list[Paper]) -> No
     # watched through an engine of its own: a connection of the app's pool in use would
     # make the SQLite writer pause for it (Pipeline._let_others_write)
     watcher = db.create_engine(app.config.database.url)
+    app.pipeline.chunk_rows = 0  # every chunk of FIRST_CHUNK_PAPERS: several to kill between
     ingest = asyncio.create_task(app.pipeline.ingest(papers, source="test", alert=True))
     try:
         while not ingest.done():
             async with watcher.connect() as conn:
                 pending = (await conn.execute(select(func.count()).where(
                     PaperRow.fanout_pending.is_(True)))).scalar_one()
-            if pending and pending < len(papers) - FANOUT_PAPERS:
+            if pending and pending < len(papers) - FIRST_CHUNK_PAPERS:
                 os.kill(child_pid, signal.SIGKILL)
                 break
             await asyncio.sleep(0.005)

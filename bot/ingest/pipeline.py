@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -38,7 +37,12 @@ from bot.watching.live import LiveWatches
 from storage import repo
 from storage.repo import fanout
 
-FANOUT_PAPERS = 100  # papers matched per worker-thread step (~270k rows at 1M watches)
+# papers per matching step: the first chunk small, so the first alerts are queued soon;
+# the next ones of about `chunk_rows` rows (their write batches then cover narrower ranges
+# of chats, see bot/ingest/fanout.py), at most MAX_CHUNK_PAPERS
+FIRST_CHUNK_PAPERS = 100  # ~270k rows at 1M watches
+CHUNK_ROWS = 2_000_000  # ~70 MB of planned rows, pickled
+MAX_CHUNK_PAPERS = 1_000
 WRITE_ROWS = 10_000  # delivery rows per transaction: ~100 ms of database work or less
 WRITE_SLICE = 0.3  # SQLite: seconds of back-to-back writing before other writers get a turn
 YIELD_SECONDS = 0.12  # longer than SQLite's busy handler sleeps between two tries
@@ -98,6 +102,7 @@ class Pipeline:
         self._lock = asyncio.Lock()  # one ingest at a time per process keeps the index simple
         self._dialect = _dialect(sessions)
         self._slice_started = time.monotonic()
+        self.chunk_rows = CHUNK_ROWS
 
     async def ingest(self, papers: Sequence[Paper], *, source: str, alert: bool,
                      updates: Sequence[Paper] = ()) -> IngestResult:
@@ -181,33 +186,35 @@ class Pipeline:
         async with self.sessions() as session:
             await self.watches.refresh(session, now)
             inactive = await fanout.inactive_chat_ids(session)
-        chunks = [papers[i:i + FANOUT_PAPERS] for i in range(0, len(papers), FANOUT_PAPERS)]
         self.watches.reset_hit_counts()  # those of a fan-out that failed are redone
 
         def plan(chunk: Sequence[Paper]) -> asyncio.Future[list[Batch]]:
             return asyncio.ensure_future(self.watches.plan(chunk, inactive, WRITE_ROWS))
 
-        written = 0
+        written = rows_planned = 0
         started = time.monotonic()
         waited = 0.0  # for the matching: where the time goes, in the log line
-        # chunks are matched (in a worker thread or the matching process) while earlier ones
-        # are written: one ahead, or as many as the index takes in a queue of its own
-        ahead = max(1, self.watches.plan_ahead)
-        planned = deque(plan(chunk) for chunk in chunks[:ahead])
+        # the next chunk is matched (in a worker thread or the matching process) while one
+        # is written
+        chunk, done = papers[:FIRST_CHUNK_PAPERS], 0
+        planned: asyncio.Future[list[Batch]] | None = plan(chunk)
         try:
-            for n, chunk in enumerate(chunks):
+            while planned is not None:
                 ready = time.monotonic()
-                batches = await planned.popleft()
+                batches = await planned
                 waited += time.monotonic() - ready
-                if n + ahead < len(chunks):
-                    planned.append(plan(chunks[n + ahead]))
-                written += await self._write(batches, [p.id for p in chunk], now)
+                planned, done = None, done + len(chunk)
+                rows_planned += len(batches) * WRITE_ROWS  # about: the last one is partial
+                size = self._chunk_papers(rows_planned, done, len(chunk))
+                current, chunk = chunk, papers[done:done + size]
+                if chunk:
+                    planned = plan(chunk)
+                written += await self._write(batches, [p.id for p in current], now)
         finally:
-            if planned:
-                await asyncio.wait(planned)  # a thread holds the index until it ends
-            for future in planned:
-                if not future.cancelled():
-                    future.exception()  # retrieved: the error that stopped us is raised
+            if planned is not None:
+                await asyncio.wait([planned])  # a thread holds the index until it ends
+                if not planned.cancelled():
+                    planned.exception()  # retrieved: the error that stopped us is raised
         counting = time.monotonic()
         await self._add_hit_counts(await self.watches.take_hit_counts())
         ended = time.monotonic()
@@ -215,6 +222,14 @@ class Pipeline:
                  "writing=%.1f hit_counts=%.1f", len(papers), written, ended - started,
                  waited, counting - started - waited, ended - counting)
         return written
+
+    def _chunk_papers(self, rows_planned: int, papers_planned: int, last: int) -> int:
+        """How many papers the next chunk takes, from the rows per paper so far: at most
+        twice the last chunk, so it is matched in about the time the last one takes to be
+        written and the writer does not wait."""
+        per_paper = max(1, rows_planned // papers_planned)
+        return max(FIRST_CHUNK_PAPERS,
+                   min(MAX_CHUNK_PAPERS, 2 * last, self.chunk_rows // per_paper))
 
     async def _add_hit_counts(self, counts: Iterable[list[tuple[int, int]]]) -> None:
         """The fan-out's hit counts, once at its end, by watch id, a batch per transaction:

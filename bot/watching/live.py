@@ -21,8 +21,6 @@ from bot.watching.query import Query
 
 
 class LiveWatches(Protocol):
-    plan_ahead: int  # how many `plan` calls may be under way at once
-
     @property
     def loaded(self) -> bool: ...
 

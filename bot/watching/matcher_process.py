@@ -5,8 +5,8 @@ the event loop and the database driver also need: SQLite stored 155,000 delivery
 second alone and 67,000 beside one busy Python thread (bench/ingest.py has the end-to-end
 figures). So at scale the index lives in one child process (spawned, so it shares no
 threads or sockets with this one): it parses the watches, matches chunks of papers and
-plans their delivery rows, and sends each write batch back pickled (`Batch.packed`); the
-writer unpacks one batch per transaction, a few ms on the event loop.
+plans their delivery rows, and sends its write batches back pickled (`Batch.packed`), a
+few per message; the writer unpacks one batch per transaction, a few ms on the event loop.
 
 The child runs calls one at a time in the order given, so a /watch added between two
 chunks is live for the next chunk, as with the thread. If the child dies (killed, out of
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _STOP_WAIT = 2.0  # seconds a child gets to exit after close before it is killed
+TAKE_BATCHES = 16  # planned write batches per message from the child (~4 MB)
 
 
 class MatcherDied(RuntimeError):
@@ -53,6 +54,7 @@ class MatcherDied(RuntimeError):
 # --- in the child ---------------------------------------------------------------------
 
 _state: WatchSet | None = None
+_planned: list[bytes] = []  # the last chunk's batches, packed, not yet taken
 
 
 def _child_start() -> None:
@@ -95,8 +97,19 @@ def _child_freeze() -> None:
     gc.freeze()  # see WatchSet.refresh: the index lives as long as the process
 
 
-def _child_plan(papers: list[Paper], inactive: set[int], batch_rows: int) -> list[bytes]:
-    return [batch.packed() for batch in _child().plan_now(papers, inactive, batch_rows)]
+def _child_plan(papers: list[Paper], inactive: set[int], batch_rows: int) -> int:
+    """Plan a chunk and keep its batches packed for `_child_take`; how many."""
+    _planned.clear()
+    _planned.extend(batch.packed()
+                    for batch in _child().plan_batches(papers, inactive, batch_rows))
+    return len(_planned)
+
+
+def _child_take(count: int) -> list[bytes]:
+    """The next `count` planned batches."""
+    taken = _planned[:count]
+    del _planned[:count]
+    return taken
 
 
 def _child_reset_counts() -> int:
@@ -118,8 +131,6 @@ def _child_pid() -> int:
 
 class MatcherProcess:
     """The LiveWatches of a process that matches at scale (see the module docstring)."""
-
-    plan_ahead = 2  # chunks queued at once: the child takes them in turn, never idle
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
@@ -210,8 +221,12 @@ class MatcherProcess:
 
     async def plan(self, papers: Sequence[Paper], inactive: set[int],
                    batch_rows: int) -> list[Batch]:
-        packed = await self._call(_child_plan, list(papers), inactive, batch_rows)
-        return [Batch(packed=rows) for rows in packed]
+        count = await self._call(_child_plan, list(papers), inactive, batch_rows)
+        # taken a few MB per message: the result thread reads a message holding the GIL,
+        # and a whole chunk (50 MB at 1M watches) at once stalled the event loop 90 ms
+        pieces = await asyncio.gather(*(self._call(_child_take, TAKE_BATCHES)
+                                        for _ in range(0, count, TAKE_BATCHES)))
+        return [Batch(packed=rows) for piece in pieces for rows in piece]
 
     def reset_hit_counts(self) -> None:
         if self._pool is not None:

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.ingest.fanout import Batch, HitCounts, count_batches, plan_fan_out
+from bot.ingest.fanout import Batch, HitCounts, plan_fan_out
 from bot.types import Paper
 from bot.watching.matching import WatchIndex
 from bot.watching.query import Query, QueryError, parse
@@ -40,8 +40,6 @@ PAGE = 50_000  # rows read per await during the first load (each page ~50 ms of 
 class WatchSet:
     """A WatchIndex plus the bookkeeping to refresh it incrementally from the database."""
 
-    plan_ahead = 1  # chunks planned at once: one thread may use the index at a time
-
     def __init__(self) -> None:
         self.index = WatchIndex()
         self.queries: dict[int, str] = {}
@@ -51,7 +49,7 @@ class WatchSet:
         self._busy = 0  # worker threads holding the index right now
         self._queued: list[tuple[str, int, Query | None, int]] = []
         self._refreshing = asyncio.Lock()
-        self._counts: HitCounts = {}  # hits per watch of the fan-out under way
+        self._counts = HitCounts()  # hits per watch of the fan-out under way
 
     def __len__(self) -> int:
         return len(self.index)
@@ -59,10 +57,6 @@ class WatchSet:
     @property
     def loaded(self) -> bool:
         return self._last_refresh is not None
-
-    def chat_of(self, watch_id: int) -> int:
-        """The chat a loaded watch belongs to (0 when this process does not know it)."""
-        return self._chat_of[watch_id] if watch_id < len(self._chat_of) else 0
 
     # --- changes from commands and refreshes ----------------------------------------------
 
@@ -125,19 +119,24 @@ class WatchSet:
     def plan_now(self, papers: Sequence[Paper], inactive: set[int],
                  batch_rows: int) -> list[Batch]:
         """`plan` in the calling thread (a worker thread, or the matching process)."""
-        return plan_fan_out(self.index, papers, self.chat_of, inactive, batch_rows,
+        return list(self.plan_batches(papers, inactive, batch_rows))
+
+    def plan_batches(self, papers: Sequence[Paper], inactive: set[int],
+                     batch_rows: int) -> Iterator[Batch]:
+        """`plan_now` one batch at a time (the matching process packs each as it comes)."""
+        return plan_fan_out(self.index, papers, self._chat_of, inactive, batch_rows,
                             self._counts)
 
     def reset_hit_counts(self) -> None:
-        self._counts = {}
+        self._counts = HitCounts()
 
     async def take_hit_counts(self) -> Iterator[list[tuple[int, int]]]:
         """The hits per watch planned since the last call, as (watch id, n) lists by id."""
         return self.take_hit_counts_now()
 
     def take_hit_counts_now(self) -> Iterator[list[tuple[int, int]]]:
-        counts, self._counts = self._counts, {}
-        return count_batches(counts)
+        counts, self._counts = self._counts, HitCounts()
+        return counts.batches()
 
     async def close(self) -> None:
         """Nothing to stop: the index lives in this process."""
