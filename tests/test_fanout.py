@@ -215,3 +215,23 @@ async def test_bulk_rows_belong_to_the_transaction_and_read_back_through_the_orm
         ("alert", [3, 4], [["title", "bulk rows"]]), ("code", [], [["note", "x"]])]
     assert all(d.created_at == now and d.next_attempt_at == now for d in stored)
     assert due == 2  # the stored times compare with the ORM's own parameters
+
+
+async def test_chunks_grow_from_the_first_to_about_chunk_rows_never_past_double(app):
+    """The first chunk is small (the first alerts soon), each next one at most twice the
+    last (matched while the last is written), about `chunk_rows` rows, 1,000 papers at
+    most, and never under the first size."""
+    from bot.ingest.pipeline import CHUNK_ROWS, FIRST_CHUNK_PAPERS, MAX_CHUNK_PAPERS
+
+    size = app.pipeline._chunk_papers
+    assert app.pipeline.chunk_rows == CHUNK_ROWS
+    # 1M watches: ~2,650 rows a paper
+    assert size(265_000, 100, last=FIRST_CHUNK_PAPERS) == 2 * FIRST_CHUNK_PAPERS
+    assert size(2_650 * 700, 700, last=400) == CHUNK_ROWS // 2_650
+    # a small audience: growth alone, then the cap
+    assert size(500, 100, last=100) == 200
+    assert size(5_000, 1_500, last=800) == MAX_CHUNK_PAPERS
+    # a huge audience: never under the first size
+    assert size(10_000_000, 100, last=100) == FIRST_CHUNK_PAPERS
+    app.pipeline.chunk_rows = 0
+    assert size(500, 100, last=800) == FIRST_CHUNK_PAPERS
