@@ -137,8 +137,11 @@ async def test_moving_onto_a_known_chat_folds_watches_and_waiting_alerts(app, cl
         paper_item("2601.08002", "Protein folding alone")]))
     for _ in range(5):
         await app.flush_deliveries()
-    # one refusal from the old id; then the new id gets each paper once, and no loop
-    assert sender.attempts == 3
+    # one refusal from the old id; then the new id gets each paper once, and no loop: in
+    # two messages when its own row went out in the first round, in one when no send slot
+    # came within MAX_SLOT_WAIT (a loaded machine: the pacer's wait is real time) and the
+    # row was given back, to go later with the folded one
+    assert sender.attempts in (2, 3)
     assert {chat.external_id for chat, _ in sender.sent} == {"-100"}
     texts = "\n".join(message.body.plain() for _, message in sender.sent)
     assert texts.count("Protein folding alone") == 1
