@@ -12,7 +12,7 @@ work:
   changed in few pages per transaction, and the more papers a chunk holds, the narrower
   that range: sqlite3 alone stored 175,000 rows a second from chunks of 100 papers and
   308,000 from chunks of 800 (2.1M rows, the table and its three indexes). Packed, a hit
-  costs 20 bytes instead of a tuple's 200, so a chunk may hold millions of them.
+  costs 24 bytes instead of a row tuple's ~175, so a chunk may hold millions of them.
 The hits per watch are summed over the whole fan-out (HitCounts) and written at its end.
 Watches of chats that get nothing (blocked, moved) and watches this process has no chat for
 yet (made after the paper was stored) are skipped.
@@ -143,6 +143,8 @@ class _Hits:
 
     def in_order(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """keys, watches and phrase ids of every hit, by (chat, paper)."""
+        if not self.keys:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
         keys = np.concatenate(self.keys)
         order = np.argsort(keys, kind="stable")
         watches, terms = np.concatenate(self.watches)[order], np.concatenate(self.terms)[order]
@@ -162,8 +164,6 @@ def plan_fan_out(index: WatchIndex, papers: Sequence[Paper], chats: array,
     for start in range(0, len(ordered), MATCH_PAPERS):
         for paper_id, paper_hits in index.match_many(ordered[start:start + MATCH_PAPERS]).items():
             hits.add(position[paper_id], paper_hits)
-    if not hits.keys:
-        return
     keys, watches, terms = hits.in_order()
     if not len(keys):
         return

@@ -41,7 +41,7 @@ from storage.repo import fanout
 # the next ones of about `chunk_rows` rows (their write batches then cover narrower ranges
 # of chats, see bot/ingest/fanout.py), at most MAX_CHUNK_PAPERS
 FIRST_CHUNK_PAPERS = 100  # ~270k rows at 1M watches
-CHUNK_ROWS = 2_000_000  # ~70 MB of planned rows, pickled
+CHUNK_ROWS = 2_000_000  # ~50 MB of planned rows, pickled (25 bytes a row)
 MAX_CHUNK_PAPERS = 1_000
 WRITE_ROWS = 10_000  # delivery rows per transaction: ~100 ms of database work or less
 WRITE_SLICE = 0.3  # SQLite: seconds of back-to-back writing before other writers get a turn
@@ -226,7 +226,7 @@ class Pipeline:
     def _chunk_papers(self, rows_planned: int, papers_planned: int, last: int) -> int:
         """How many papers the next chunk takes, from the rows per paper so far: at most
         twice the last chunk, so it is matched in about the time the last one takes to be
-        written and the writer does not wait."""
+        written and the writer waits little."""
         per_paper = max(1, rows_planned // papers_planned)
         return max(FIRST_CHUNK_PAPERS,
                    min(MAX_CHUNK_PAPERS, 2 * last, self.chunk_rows // per_paper))
