@@ -139,7 +139,7 @@ class DiscordAdapter(DiscordInteractions, DiscordSending):
         client.event(on_guild_join)
         client.add_dynamic_items(CommandButton, FeedbackPick)
         self.tree = build_tree(client, tuple(self.specs.values()), self)
-        self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
+        self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]  # discord.py's documented override
         return client
 
     async def _guild_membership(self, guild: discord.Guild, present: bool) -> None:

@@ -17,7 +17,7 @@ import logging
 import re
 from typing import Any
 
-from telegram import Chat, ChatMember, Message, Update, User
+from telegram import Chat, ChatMember, MaybeInaccessibleMessage, Message, Update, User
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -132,8 +132,9 @@ class TelegramInbound(TelegramSending):
             self._incoming(message.chat, message.from_user, text, is_admin, attachment))
         await self._reply(message, reply)
 
-    async def _reply(self, message: Message, reply: Reply) -> None:
-        """Answer a command where it was typed (threaded under it in groups)."""
+    async def _reply(self, message: MaybeInaccessibleMessage, reply: Reply) -> None:
+        """Answer a command where it was typed (threaded under it in groups); a button's
+        message may be too old for Telegram to show it, but its chat and id are kept."""
         chat = message.chat
         reply_to = message.message_id if chat.type in (Chat.GROUP, Chat.SUPERGROUP) else None
         chunks = split_body(reply.body)
@@ -172,7 +173,7 @@ class TelegramInbound(TelegramSending):
             self._incoming(chat, query.from_user, data, is_admin))
         if reply.ok and shown_in_chat(data):  # a list: too long for the little answer
             await self._answer(query, reply.body.plain().split("\n", 1)[0])
-            await self._reply(message, reply)  # type: ignore[arg-type]
+            await self._reply(message, reply)
             return
         await self._answer(query, reply.body.plain(), alert=not reply.ok)
 

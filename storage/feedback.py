@@ -71,7 +71,7 @@ async def remove_feedback(session: AsyncSession, person: Person, paper_id: str) 
     """Take a mark back; True when there was one."""
     result = await session.execute(
         delete(Feedback).where(_of(person), Feedback.paper_id == paper_id))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE/DELETE gives a CursorResult
 
 
 async def feedback_of(session: AsyncSession, person: Person) -> list[Mark]:

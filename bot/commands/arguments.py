@@ -74,8 +74,9 @@ def parse_daily(words: list[str], default_tz: str = "UTC",
                                    "min_upvotes": 0, "topic_query": None,
                                    "post_empty_note": False, "weekdays": False}
     rest = list(words)
-    if rest and _TIME.match(rest[0]):
-        hour, minute = _TIME.match(rest.pop(0)).groups()  # type: ignore[union-attr]
+    if rest and (time := _TIME.match(rest[0])):
+        rest.pop(0)
+        hour, minute = time.groups()
         settings["post_time"] = f"{int(hour):02d}:{minute}"
     for word in rest:
         if _TIME_LIKE.match(word):

@@ -253,10 +253,13 @@ class DailyPoster:
         log.info("daily post chat=%s:%s day=%s papers=%d", ref.platform, ref.external_id,
                  day, len(papers))
 
-    async def _finish(self, chat_id: int, day: date, state: str, **kw: object) -> None:
+    async def _finish(self, chat_id: int, day: date, state: str, *, papers: int = 0,
+                      error: str | None = None, next_at: datetime | None = None,
+                      attempt: bool = True) -> None:
         async with self.sessions.begin() as session:
             await repo.finish_daily_post(session, chat_id, day, state, now=self.clock(),
-                                         **kw)  # type: ignore[arg-type]
+                                         papers=papers, error=error, next_at=next_at,
+                                         attempt=attempt)
 
     async def _failed(self, item: _Due, row: DailyPostState, exc: SendError) -> None:
         now = self.clock()

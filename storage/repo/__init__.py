@@ -69,7 +69,6 @@ from storage.repo.sources import (
 from storage.repo.watches import (
     active_watch_ids,
     active_watches,
-    add_hits,
     add_watch,
     delete_watch,
     watch_info,
@@ -81,7 +80,6 @@ from storage.repo.watches import (
 __all__ = [
     "active_watch_ids",
     "active_watches",
-    "add_hits",
     "add_watch",
     "all_source_states",
     "alerted_papers",

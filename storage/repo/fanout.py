@@ -115,7 +115,7 @@ def _as_text(rows: Sequence[DeliveryRow]) -> Sequence[DeliveryRow]:
 def _sqlite_time(now: datetime) -> str:
     """`now` as the SQL literal SQLAlchemy's UTCDateTime stores on SQLite."""
     naive = now.astimezone(UTC).replace(tzinfo=None)
-    text = _SQLITE_DATETIME.bind_processor(_SQLITE_DIALECT)(naive)  # type: ignore[misc]
+    text = _SQLITE_DATETIME.bind_processor(_SQLITE_DIALECT)(naive)  # type: ignore[misc]  # stubs: may be None
     return f"'{text}'"
 
 

@@ -50,7 +50,7 @@ async def delete_watch(session: AsyncSession, chat_id: int, watch_id: int,
         update(Watch).where(Watch.id == watch_id, Watch.chat_id == chat_id,
                             Watch.deleted_at.is_(None))
         .values(deleted_at=now).execution_options(synchronize_session=False))
-    return bool(done.rowcount)  # type: ignore[attr-defined]
+    return bool(done.rowcount)  # type: ignore[attr-defined]  # an UPDATE/DELETE gives a CursorResult
 
 
 async def watches_changed(session: AsyncSession, after_id: int, deleted_since: datetime | None,
@@ -100,9 +100,3 @@ async def watch_numbers(session: AsyncSession, ids: Iterable[int]) -> dict[int, 
         return {}
     rows = await session.execute(select(Watch.id, Watch.number).where(Watch.id.in_(ids)))
     return {wid: number for wid, number in rows}
-
-
-async def add_hits(session: AsyncSession, counts: dict[int, int]) -> None:
-    for watch_id, n in counts.items():
-        await session.execute(update(Watch).where(Watch.id == watch_id)
-                              .values(hit_count=Watch.hit_count + n))
