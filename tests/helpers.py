@@ -13,7 +13,7 @@ from typing import Any
 
 from adapters.telegram_bot import TelegramAdapter
 from bot.config import TelegramConfig
-from bot.types import ChatRef, OutMessage, RichText, SendError
+from bot.types import ChatMoved, ChatRef, OutMessage, RichText, SendError
 
 
 async def no_sleep(_seconds: float) -> None:
@@ -37,9 +37,11 @@ class ScriptedSender:
 
     max_chars = 4000
 
-    def __init__(self, platform: str = "console", failures: list[SendError] | None = None):
+    def __init__(self, platform: str = "console", failures: list[SendError] | None = None,
+                 moved: dict[str, str] | None = None):
         self.platform = platform
         self.failures = list(failures or [])
+        self.moved = dict(moved or {})  # old chat id -> new: refused as a migrated chat is
         self.sent: list[tuple[ChatRef, OutMessage]] = []
         self.attempts = 0
 
@@ -48,6 +50,8 @@ class ScriptedSender:
 
     async def send(self, chat: ChatRef, message: OutMessage) -> None:
         self.attempts += 1
+        if chat.external_id in self.moved:
+            raise ChatMoved(self.moved[chat.external_id])
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append((chat, message))
