@@ -137,9 +137,8 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("chat_id", "paper_id", "kind", name="uq_deliveries_chat_paper_kind"),
+        # claiming reads the oldest due rows; one chat's rows are found by the unique rule
         Index("ix_deliveries_due", "state", "next_attempt_at"),
-        # per-chat lookups of due rows when claiming (without it each chat scans the queue)
-        Index("ix_deliveries_chat_due", "chat_id", "state", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),

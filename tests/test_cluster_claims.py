@@ -65,7 +65,9 @@ async def test_a_live_workers_lease_is_renewed_so_a_slow_send_is_not_taken_over(
     await app.commands.dispatch(Incoming(ChatRef("test", "1", "user"), "/watch neural operator"))
     await app.ingest_file(write_jsonl(tmp_path / "p.jsonl",
                                       [paper_item("2601.00001", "Neural operator study")]))
-    lease = 0.3
+    # a send must start within 3/4 of a lease of the claim (real time): 0.3 s was too little
+    # for claim, load and send on a loaded machine
+    lease = 1.0
     delivery = replace(app.config.delivery, lease_seconds=lease)
     engines = [db.create_engine(config.database.url) for _ in range(2)]
     slow, other = HeldSender("test"), ScriptedSender(platform="test")

@@ -8,7 +8,7 @@ work:
 - the chunk's hits are kept as packed numbers (chat and paper in one sort key, the watch,
   the phrases) and sorted once by (chat, paper), then cut into batches small enough for one
   short transaction each. A batch then covers a narrow range of chats, so the indexes that
-  start with the chat (the unique (chat, paper, kind) rule, the per-chat due index) are
+  start with the chat (the unique (chat, paper, kind) rule) are
   changed in few pages per transaction, and the more papers a chunk holds, the narrower
   that range: sqlite3 alone stored 175,000 rows a second from chunks of 100 papers and
   308,000 from chunks of 800 (2.1M rows, the table and its three indexes). Packed, a hit

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.types import ChatRef, DeliveryChat, DeliveryItem, Paper
 from storage.models import (
@@ -82,31 +83,49 @@ async def _serialize_claims(session: AsyncSession) -> None:
         await session.execute(update(Chat).where(false()).values(state=Chat.state))
 
 
+# due rows read per claim to find its chats (a chat's rows are claimed together, so a chat
+# with many due rows spends many of them; the next claim goes on from there)
+_CLAIM_SCAN_ROWS, _CLAIM_SCAN_PER_CHAT = 1_000, 50
+
+
 async def claim_due(session: AsyncSession, worker: str, now: datetime, lease_until: datetime,
                     max_chats: int, platforms: Sequence[str]) -> list[DeliveryItem]:
     """Claim every due delivery of up to `max_chats` chats, the chats with the oldest due
     row first. A chat's rows are claimed together (they go out as one message), and chats
     locked by another worker are skipped, so workers never share a chat or a row.
-    Muted and blocked chats are not due."""
+    Muted and blocked chats are not due.
+
+    The chats are found from the oldest due rows (the (state, next_attempt_at) index, read
+    in order and only so far), not by asking every chat for its oldest due row: that read
+    each of 200,000 chats on every claim and needed a per-chat due index, which every
+    delivery written had to update too (the fan-out stored ~35 % fewer rows a second)."""
     await _serialize_claims(session)
-    oldest_due = (select(func.min(Delivery.next_attempt_at))
-                  .where(Delivery.chat_id == Chat.id, _due(now)).scalar_subquery())
+    oldest = (select(Delivery.chat_id, Delivery.next_attempt_at).join(Chat, _OF_CHAT)
+              .where(_due(now), Chat.state == "active", Chat.platform.in_(platforms),
+                     or_(Chat.muted_until.is_(None), Chat.muted_until <= now),
+                     or_(Chat.hold_until.is_(None), Chat.hold_until <= now))
+              .order_by(Delivery.next_attempt_at, Delivery.id)
+              .limit(max(_CLAIM_SCAN_ROWS, max_chats * _CLAIM_SCAN_PER_CHAT)).subquery())
+    first_due = (select(oldest.c.chat_id, func.min(oldest.c.next_attempt_at).label("at"))
+                 .group_by(oldest.c.chat_id).subquery())
     # a chat whose earlier rows another worker is still sending waits for that worker:
     # one sender per chat keeps its pacing and its hourly count right
     busy = exists().where(Delivery.chat_id == Chat.id, Delivery.state == "pending",
                           Delivery.claimed_until >= now)
-    chats = select(Chat.id).where(
-        Chat.state == "active", Chat.platform.in_(platforms),
-        or_(Chat.muted_until.is_(None), Chat.muted_until <= now),
-        or_(Chat.hold_until.is_(None), Chat.hold_until <= now),
-        ~busy, oldest_due.is_not(None)).order_by(oldest_due, Chat.id).limit(max_chats)
+    chats = (select(Chat.id).join(first_due, first_due.c.chat_id == Chat.id).where(~busy)
+             .order_by(first_due.c.at, Chat.id).limit(max_chats))
     if session.get_bind().dialect.name == "postgresql":
         chats = chats.with_for_update(skip_locked=True, of=Chat)
     chat_ids = list(await session.scalars(chats))
     if not chat_ids:
         return []
+    claimed = aliased(Delivery)
+    # busy asked again (PostgreSQL): a chat locked just now may have been claimed by the
+    # worker that held it, whose commit this statement sees and the one above did not
+    busy_row = exists().where(claimed.chat_id == Delivery.chat_id, claimed.state == "pending",
+                              claimed.claimed_until >= now)
     ids = list(await session.scalars(
-        select(Delivery.id).where(Delivery.chat_id.in_(chat_ids), _due(now))))
+        select(Delivery.id).where(Delivery.chat_id.in_(chat_ids), _due(now), ~busy_row)))
     await session.execute(
         update(Delivery).where(Delivery.id.in_(ids), _due(now))
         .values(claimed_by=worker, claimed_until=lease_until)
