@@ -183,8 +183,10 @@ async def test_bulk_rows_belong_to_the_transaction_and_read_back_through_the_orm
         session.add(PaperRow(id="2611.00001", title="t", summary="", authors=[],
                              categories=[], keywords=[], source="test", first_seen=now,
                              updated_at=now))
+    # a note with what COPY's text format and JSON must escape, and other scripts
+    note = 'a\\b\tc\nd\r "q" \\N é 语 🚀'
     rows = [(7, "2611.00001", "alert", "[3, 4]", '[["title", "bulk rows"]]'),
-            (7, "2611.00001", "code", [], [["note", "x"]])]
+            (7, "2611.00001", "code", [], [["note", note]])]
 
     class Boom(Exception):
         pass
@@ -212,7 +214,7 @@ async def test_bulk_rows_belong_to_the_transaction_and_read_back_through_the_orm
         due = (await session.execute(select(func.count()).where(
             Delivery.next_attempt_at <= now, Delivery.state == "pending"))).scalar_one()
     assert [(d.kind, d.watch_ids, d.why) for d in stored] == [
-        ("alert", [3, 4], [["title", "bulk rows"]]), ("code", [], [["note", "x"]])]
+        ("alert", [3, 4], [["title", "bulk rows"]]), ("code", [], [["note", note]])]
     assert all(d.created_at == now and d.next_attempt_at == now for d in stored)
     assert due == 2  # the stored times compare with the ORM's own parameters
 

@@ -25,6 +25,7 @@ import json
 import pickle
 from array import array
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from itertools import repeat
 from operator import attrgetter
 
@@ -32,6 +33,7 @@ import numpy as np
 
 from bot.types import MatchHit, Paper
 from bot.watching.matching import WatchIndex
+from storage.repo.fanout import copy_text
 
 # (chat_id, paper_id, kind, watch_ids, why) as storage.repo.fanout writes it; watch_ids and
 # why are JSON text when planned here, or lists (follow-ups), which the writer serializes
@@ -67,15 +69,17 @@ class HitCounts:
 
 
 class Batch:
-    """The rows of one write transaction. Rows planned in the matching process arrive
-    pickled and are unpacked only when written: one batch of ~10,000 rows is a few ms on
-    the event loop, a whole chunk at once would stall it."""
+    """The rows of one write transaction, in one of three forms: rows; rows pickled by the
+    matching process, unpacked only when written (one batch of ~10,000 rows is a few ms on
+    the event loop, a whole chunk at once would stall it); or, for PostgreSQL, the rows as
+    COPY text made in the matching process, which the bot's process only passes on."""
 
-    __slots__ = ("_rows", "_packed")
+    __slots__ = ("_rows", "_packed", "lines")
 
-    def __init__(self, rows: list[Row] | None = None, packed: bytes | None = None) -> None:
-        assert (rows is None) != (packed is None), "rows or packed rows, one of them"
-        self._rows, self._packed = rows, packed
+    def __init__(self, rows: list[Row] | None = None, packed: bytes | None = None,
+                 lines: bytes | None = None) -> None:
+        assert sum(x is not None for x in (rows, packed, lines)) == 1, "one form of the rows"
+        self._rows, self._packed, self.lines = rows, packed, lines
 
     @property
     def rows(self) -> list[Row]:
@@ -83,12 +87,15 @@ class Batch:
         batches written one by one hold only their packed form."""
         if self._rows is not None:
             return self._rows
-        assert self._packed is not None
+        assert self._packed is not None, "COPY lines are not unpacked"
         rows: list[Row] = pickle.loads(self._packed)
         return rows
 
     def packed(self) -> bytes:
-        """The rows pickled, to cross to another process."""
+        """The batch as bytes, to cross to another process: its COPY lines, or its rows
+        pickled."""
+        if self.lines is not None:
+            return self.lines
         return self._packed if self._packed is not None else pickle.dumps(
             self._rows, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -153,10 +160,11 @@ class _Hits:
 
 
 def plan_fan_out(index: WatchIndex, papers: Sequence[Paper], chats: array,
-                 inactive: set[int], batch_rows: int, counts: HitCounts) -> Iterator[Batch]:
+                 inactive: set[int], batch_rows: int, counts: HitCounts,
+                 copy_at: datetime | None = None) -> Iterator[Batch]:
     """Match `papers` (`chats`: watch id -> chat id, 0 unknown); their rows in (chat, paper)
-    order, in batches of at most `batch_rows`. The hits of each watch are added to
-    `counts`."""
+    order, in batches of at most `batch_rows`, as COPY lines stamped `copy_at` when given.
+    The hits of each watch are added to `counts`."""
     ordered = sorted(papers, key=lambda p: p.id)
     paper_ids = [p.id for p in ordered]
     position = {paper_id: n for n, paper_id in enumerate(paper_ids)}
@@ -178,8 +186,9 @@ def plan_fan_out(index: WatchIndex, papers: Sequence[Paper], chats: array,
     gc.disable()  # thousands of acyclic tuples per batch: collections would walk them all
     try:
         for first in range(0, len(starts), batch_rows):
-            yield Batch(_rows(keys, watches, terms, starts[first:first + batch_rows],
-                              ends[first:first + batch_rows], paper_ids, phrases, why_of, js))
+            rows = _rows(keys, watches, terms, starts[first:first + batch_rows],
+                         ends[first:first + batch_rows], paper_ids, phrases, why_of, js)
+            yield Batch(rows) if copy_at is None else Batch(lines=copy_text(rows, copy_at))
     finally:
         if was_enabled:
             gc.enable()

@@ -187,9 +187,11 @@ class Pipeline:
             await self.watches.refresh(session, now)
             inactive = await fanout.inactive_chat_ids(session)
         self.watches.reset_hit_counts()  # those of a fan-out that failed are redone
+        # PostgreSQL's rows come as COPY lines made where they are planned
+        copy_at = now if self._dialect == "postgresql" else None
 
         def plan(chunk: Sequence[Paper]) -> asyncio.Future[list[Batch]]:
-            return asyncio.ensure_future(self.watches.plan(chunk, inactive, WRITE_ROWS))
+            return asyncio.ensure_future(self.watches.plan(chunk, inactive, WRITE_ROWS, copy_at))
 
         written = rows_planned = 0
         started = time.monotonic()
@@ -266,7 +268,10 @@ class Pipeline:
         written = 0
         for n, batch in enumerate(batches):
             async with self.sessions.begin() as session:
-                written += await fanout.write_deliveries(session, batch.rows, now)
+                if batch.lines is not None:
+                    written += await fanout.copy_deliveries(session, batch.lines)
+                else:
+                    written += await fanout.write_deliveries(session, batch.rows, now)
                 if n == len(batches) - 1:
                     await fanout.mark_fanned_out(session, paper_ids)
             await self._let_others_write()

@@ -35,9 +35,10 @@ class LiveWatches(Protocol):
     async def refresh(self, session: AsyncSession, now: datetime) -> None:
         """Load every watch the first time, then what other processes changed since."""
 
-    async def plan(self, papers: Sequence[Paper], inactive: set[int],
-                   batch_rows: int) -> list[Batch]:
-        """Match papers off the event loop; their delivery rows in write batches."""
+    async def plan(self, papers: Sequence[Paper], inactive: set[int], batch_rows: int,
+                   copy_at: datetime | None = None) -> list[Batch]:
+        """Match papers off the event loop; their delivery rows in write batches (as
+        PostgreSQL COPY lines stamped `copy_at` when given)."""
 
     def reset_hit_counts(self) -> None:
         """Forget the hits planned so far (a fan-out starts; an earlier one failed)."""

@@ -97,11 +97,12 @@ def _child_freeze() -> None:
     gc.freeze()  # see WatchSet.refresh: the index lives as long as the process
 
 
-def _child_plan(papers: list[Paper], inactive: set[int], batch_rows: int) -> int:
+def _child_plan(papers: list[Paper], inactive: set[int], batch_rows: int,
+                copy_at: datetime | None) -> int:
     """Plan a chunk and keep its batches packed for `_child_take`; how many."""
     _planned.clear()
     _planned.extend(batch.packed()
-                    for batch in _child().plan_batches(papers, inactive, batch_rows))
+                    for batch in _child().plan_batches(papers, inactive, batch_rows, copy_at))
     return len(_planned)
 
 
@@ -219,13 +220,15 @@ class MatcherProcess:
 
     # --- the fan-out --------------------------------------------------------------------
 
-    async def plan(self, papers: Sequence[Paper], inactive: set[int],
-                   batch_rows: int) -> list[Batch]:
-        count = await self._call(_child_plan, list(papers), inactive, batch_rows)
+    async def plan(self, papers: Sequence[Paper], inactive: set[int], batch_rows: int,
+                   copy_at: datetime | None = None) -> list[Batch]:
+        count = await self._call(_child_plan, list(papers), inactive, batch_rows, copy_at)
         # taken a few MB per message: the result thread reads a message holding the GIL,
         # and a whole chunk (50 MB at 1M watches) at once stalled the event loop 90 ms
         pieces = await asyncio.gather(*(self._call(_child_take, TAKE_BATCHES)
                                         for _ in range(0, count, TAKE_BATCHES)))
+        if copy_at is not None:
+            return [Batch(lines=lines) for piece in pieces for lines in piece]
         return [Batch(packed=rows) for piece in pieces for rows in piece]
 
     def reset_hit_counts(self) -> None:

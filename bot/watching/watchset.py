@@ -110,22 +110,23 @@ class WatchSet:
 
     # --- the fan-out (the interface the pipeline uses, also offered by MatcherProcess) -----
 
-    async def plan(self, papers: Sequence[Paper], inactive: set[int],
-                   batch_rows: int) -> list[Batch]:
+    async def plan(self, papers: Sequence[Paper], inactive: set[int], batch_rows: int,
+                   copy_at: datetime | None = None) -> list[Batch]:
         """Match papers in a worker thread; their delivery rows in batches (see
         plan_fan_out). The hits per watch add up until `take_hit_counts`."""
-        return await self.off_loop(lambda _index: self.plan_now(papers, inactive, batch_rows))
+        return await self.off_loop(
+            lambda _index: self.plan_now(papers, inactive, batch_rows, copy_at))
 
-    def plan_now(self, papers: Sequence[Paper], inactive: set[int],
-                 batch_rows: int) -> list[Batch]:
+    def plan_now(self, papers: Sequence[Paper], inactive: set[int], batch_rows: int,
+                 copy_at: datetime | None = None) -> list[Batch]:
         """`plan` in the calling thread (a worker thread, or the matching process)."""
-        return list(self.plan_batches(papers, inactive, batch_rows))
+        return list(self.plan_batches(papers, inactive, batch_rows, copy_at))
 
-    def plan_batches(self, papers: Sequence[Paper], inactive: set[int],
-                     batch_rows: int) -> Iterator[Batch]:
+    def plan_batches(self, papers: Sequence[Paper], inactive: set[int], batch_rows: int,
+                     copy_at: datetime | None = None) -> Iterator[Batch]:
         """`plan_now` one batch at a time (the matching process packs each as it comes)."""
         return plan_fan_out(self.index, papers, self._chat_of, inactive, batch_rows,
-                            self._counts)
+                            self._counts, copy_at)
 
     def reset_hit_counts(self) -> None:
         self._counts = HitCounts()

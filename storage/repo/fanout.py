@@ -1,8 +1,10 @@
 """The fan-out of new papers at scale: watch rows in pages, delivery rows in bulk.
 
 Delivery rows are written the fastest way each database offers inside short transactions:
-PostgreSQL copies them (asyncpg COPY) straight into the table, or, when some exist already,
-into a temporary staging table moved with one INSERT ... SELECT ... ON CONFLICT DO NOTHING;
+PostgreSQL copies them (asyncpg COPY, text format) straight into the table, or, when some
+exist already, into a temporary staging table moved with one INSERT ... SELECT ... ON
+CONFLICT DO NOTHING; the COPY lines are made where the rows are planned (`copy_text`, in
+the matching process), so the bot's own process only passes bytes on;
 SQLite takes multi-row INSERT OR IGNORE statements sent straight to the sqlite3 connection
 (in aiosqlite's thread), with the rows as prebuilt tuples of plain values and the constant
 columns written into the statement: SQLAlchemy's per-row type processing (JSON,
@@ -14,12 +16,11 @@ with one statement per batch. None of these functions commits: the caller's tran
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import sqlite
@@ -32,6 +33,7 @@ from storage.repo.papers import paper_from_row
 # (chat_id, paper_id, kind, watch_ids, why) — the rest of a delivery row is the same for all
 # (watch_ids and why as JSON text, or as lists to be serialized)
 DeliveryRow = tuple[int, str, str, str | list[int], str | list[list[str]]]
+TextRow = tuple[int, str, str, str, str]  # watch_ids and why as JSON text
 
 # rows per SQLite statement: one statement is one step in C for the whole group (an
 # executemany steps row by row, taking the interpreter lock back between rows, which
@@ -83,7 +85,7 @@ async def write_deliveries(session: AsyncSession, rows: Sequence[DeliveryRow],
     if not rows:
         return 0
     if session.get_bind().dialect.name == "postgresql":
-        return await _copy_deliveries(session, rows, now)
+        return await copy_deliveries(session, copy_text(rows, now))
     driver = await _driver(session)
     rows = _as_text(rows)
     stamp = _sqlite_time(now)
@@ -104,10 +106,10 @@ def _sqlite_insert(count: int, stamp: str) -> str:
             + ", ".join([values] * count))
 
 
-def _as_text(rows: Sequence[DeliveryRow]) -> Sequence[DeliveryRow]:
+def _as_text(rows: Sequence[DeliveryRow]) -> Sequence[TextRow]:
     """The rows with watch_ids and why as JSON text (the planner's rows already are)."""
     if all(isinstance(r[3], str) and isinstance(r[4], str) for r in rows):
-        return rows
+        return cast(Sequence[TextRow], rows)
     return [(c, p, k, w if isinstance(w, str) else json.dumps(w),
              y if isinstance(y, str) else json.dumps(y)) for c, p, k, w, y in rows]
 
@@ -130,51 +132,70 @@ async def _driver(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
-async def _copy_deliveries(session: AsyncSession, rows: Sequence[DeliveryRow],
-                           now: datetime) -> int:
-    """COPY the rows straight into deliveries inside a savepoint: a fresh fan-out's rows are
-    all new, and the staging table's second pass (INSERT ... SELECT ... ON CONFLICT) cost as
-    much as the copy. When a row exists already (a resumed fan-out, a backfill, a follow-up
-    queued twice) the COPY fails whole, the savepoint is undone and the rows go through the
-    staging table, which skips the existing ones."""
+# COPY's text format: a backslash, tab, newline or carriage return in a value is escaped
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(rows: Sequence[DeliveryRow], now: datetime) -> bytes:
+    """The rows as lines of PostgreSQL's COPY text format, every column of _COLUMNS: made
+    where the rows are planned (the matching process), the bot's own process then only
+    passes the bytes on. Paper ids and `why` texts repeat: each is escaped once."""
+    stamp = now.isoformat()
+    suffix = f"\tpending\t0\t{stamp}\t{stamp}\n"
+    escaped: dict[str, str] = {}
+
+    def text(value: str) -> str:
+        out = escaped.get(value)
+        if out is None:
+            out = escaped[value] = value.translate(_COPY_ESCAPES)
+        return out
+
+    return "".join([f"{chat}\t{text(paper)}\t{kind}\t{text(watches)}\t{text(why)}{suffix}"
+                    for chat, paper, kind, watches, why in _as_text(rows)]).encode()
+
+
+async def copy_deliveries(session: AsyncSession, lines: bytes) -> int:
+    """Insert pending deliveries given as `copy_text` lines; a (chat, paper, kind) that
+    exists already is left alone. Returns how many rows were new.
+
+    The lines are copied straight into deliveries inside a savepoint: a fresh fan-out's rows
+    are all new, and a staging table's second pass (INSERT ... SELECT ... ON CONFLICT) cost
+    as much as the copy. When a row exists already (a resumed fan-out, a backfill, a
+    follow-up queued twice) the COPY fails whole, the savepoint is undone and the lines go
+    through the staging table, which skips the existing ones."""
     import asyncpg  # the postgres extra: only PostgreSQL sessions come here
 
+    if not lines:
+        return 0
     driver = await _driver(session)
     # the commit need not wait for its WAL to reach the disk: a crash loses only the last
     # transactions, in order, so either the one that unmarks the papers survives with all
     # the rows before it, or the papers stay marked and their fan-out is redone
     await driver.execute("SET LOCAL synchronous_commit TO OFF")
-    rows = _as_text(rows)
+    # bytes would be taken for a file name: a memoryview is sent as the data
     try:
         async with driver.transaction():  # a savepoint: the session's transaction is open
-            await driver.copy_records_to_table(
-                "deliveries", columns=_COLUMNS, records=_in_steps(rows, ("pending", 0, now, now)))
-        return len(rows)
+            status = await driver.copy_to_table("deliveries", source=memoryview(lines),
+                                                columns=_COLUMNS, format="text")
+        return _count(status)
     except asyncpg.UniqueViolationError:
         pass
     await driver.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS delivery_stage "
-        "(chat_id int, paper_id varchar(64), kind varchar(16), watch_ids text, why text) "
-        "ON COMMIT DELETE ROWS")
-    await driver.copy_records_to_table(
-        "delivery_stage", columns=("chat_id", "paper_id", "kind", "watch_ids", "why"),
-        records=_as_text(rows))
+        "CREATE TEMP TABLE IF NOT EXISTS delivery_lines (chat_id int, paper_id varchar(64), "
+        "kind varchar(16), watch_ids json, why json, state varchar(16), attempts int, "
+        "next_attempt_at timestamptz, created_at timestamptz) ON COMMIT DELETE ROWS")
+    await driver.copy_to_table("delivery_lines", source=memoryview(lines), columns=_COLUMNS,
+                               format="text")
+    columns = ", ".join(_COLUMNS)
     status = await driver.execute(
-        f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) "
-        "SELECT chat_id, paper_id, kind, watch_ids::json, why::json, 'pending', 0, $1, $1 "
-        "FROM delivery_stage ON CONFLICT (chat_id, paper_id, kind) DO NOTHING", now)
-    await driver.execute("TRUNCATE delivery_stage")
-    return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 1234"
+        f"INSERT INTO deliveries ({columns}) SELECT {columns} FROM delivery_lines "
+        "ON CONFLICT (chat_id, paper_id, kind) DO NOTHING")
+    await driver.execute("TRUNCATE delivery_lines")
+    return _count(status)
 
 
-async def _in_steps(rows: Sequence[DeliveryRow], constant: tuple[Any, ...],
-                    step: int = 1_000) -> AsyncIterator[tuple[Any, ...]]:
-    """The rows with the constant columns, letting the event loop run every `step` rows:
-    asyncpg encodes a plain list whole, 50 ms for 10,000 rows."""
-    for start in range(0, len(rows), step):
-        for row in rows[start:start + step]:
-            yield (*row, *constant)
-        await asyncio.sleep(0)
+def _count(status: str) -> int:
+    return int(status.rsplit(" ", 1)[-1])  # "COPY 1234", "INSERT 0 1234"
 
 
 async def add_hit_counts(session: AsyncSession, counts: Sequence[tuple[int, int]]) -> None:
