@@ -42,6 +42,7 @@ from storage.repo import fanout
 # of chats, see bot/ingest/fanout.py), at most MAX_CHUNK_PAPERS
 FIRST_CHUNK_PAPERS = 100  # ~270k rows at 1M watches
 CHUNK_ROWS = 2_000_000  # ~50 MB of planned rows, pickled (25 bytes a row)
+COPY_CHUNK_ROWS = 1_000_000  # PostgreSQL: ~140 MB of COPY lines (143 bytes a row)
 MAX_CHUNK_PAPERS = 1_000
 WRITE_ROWS = 10_000  # delivery rows per transaction: ~100 ms of database work or less
 WRITE_SLICE = 0.3  # SQLite: seconds of back-to-back writing before other writers get a turn
@@ -102,7 +103,7 @@ class Pipeline:
         self._lock = asyncio.Lock()  # one ingest at a time per process keeps the index simple
         self._dialect = _dialect(sessions)
         self._slice_started = time.monotonic()
-        self.chunk_rows = CHUNK_ROWS
+        self.chunk_rows = COPY_CHUNK_ROWS if self._dialect == "postgresql" else CHUNK_ROWS
 
     async def ingest(self, papers: Sequence[Paper], *, source: str, alert: bool,
                      updates: Sequence[Paper] = ()) -> IngestResult:
@@ -264,18 +265,23 @@ class Pipeline:
 
     async def _write(self, batches: list[Batch], paper_ids: list[str], now: datetime) -> int:
         """A chunk's rows, one short transaction per batch; the last one also marks the
-        chunk's papers fanned out."""
+        chunk's papers fanned out. The list is emptied as it is written: a batch written is
+        let go at once (the next chunk arrives meanwhile)."""
+        if not batches:
+            async with self.sessions.begin() as session:
+                await fanout.mark_fanned_out(session, paper_ids)
+            return 0
         written = 0
-        for n, batch in enumerate(batches):
+        batches.reverse()
+        while batches:
+            batch = batches.pop()
             async with self.sessions.begin() as session:
                 if batch.lines is not None:
                     written += await fanout.copy_deliveries(session, batch.lines)
                 else:
                     written += await fanout.write_deliveries(session, batch.rows, now)
-                if n == len(batches) - 1:
+                if not batches:
                     await fanout.mark_fanned_out(session, paper_ids)
+            del batch
             await self._let_others_write()
-        if not batches:
-            async with self.sessions.begin() as session:
-                await fanout.mark_fanned_out(session, paper_ids)
         return written
