@@ -245,3 +245,21 @@ async def test_chunks_grow_from_the_first_to_about_chunk_rows_never_past_double(
     assert size(10_000_000, 100, last=100) == FIRST_CHUNK_PAPERS
     app.pipeline.chunk_rows = 0
     assert size(500, 100, last=800) == FIRST_CHUNK_PAPERS
+
+
+async def test_bulk_rows_keep_tabs_newlines_and_backslashes_in_any_value(app, clock):
+    """A value with a raw tab, newline, carriage return or backslash (COPY's separators
+    and escape on PostgreSQL) is stored as it was, and the rows beside it too."""
+    from storage.repo import fanout
+
+    now = clock()
+    odd = "2611.0\t1\n2\r3\\4"
+    rows = [(7, odd, "alert", "[1]", '[["title", "tab\\there"]]'),
+            (7, "2611.00002", "alert", "[2]", '[["title", "plain"]]')]
+    async with app.sessions.begin() as session:
+        assert await fanout.write_deliveries(session, rows, now) == 2
+    async with app.sessions() as session:
+        stored = [tuple(row) for row in await session.execute(
+            select(Delivery.paper_id, Delivery.why))]
+    assert sorted(stored) == sorted([(odd, [["title", "tab\there"]]),
+                                     ("2611.00002", [["title", "plain"]])])

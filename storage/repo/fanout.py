@@ -139,19 +139,29 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 def copy_text(rows: Sequence[DeliveryRow], now: datetime) -> bytes:
     """The rows as lines of PostgreSQL's COPY text format, every column of _COLUMNS: made
     where the rows are planned (the matching process), the bot's own process then only
-    passes the bytes on. Paper ids and `why` texts repeat: each is escaped once."""
+    passes the bytes on.
+
+    The lines are joined first and their backslashes doubled in one pass: the JSON texts
+    never hold a raw tab, newline or carriage return, and a paper id that did would show
+    in the count of tabs and newlines, and the lines are then made again escaping each
+    value (1.5 us a row against 0.4)."""
+    texts = _as_text(rows)
     stamp = now.isoformat()
     suffix = f"\tpending\t0\t{stamp}\t{stamp}\n"
-    escaped: dict[str, str] = {}
+    lines = "".join([f"{chat}\t{paper}\t{kind}\t{watches}\t{why}{suffix}"
+                     for chat, paper, kind, watches, why in texts])
+    if (lines.count("\n") != len(texts) or lines.count("\t") != 8 * len(texts)
+            or "\r" in lines):
+        lines = "".join([f"{chat}\t{_copy_value(paper)}\t{_copy_value(kind)}\t"
+                         f"{_copy_value(watches)}\t{_copy_value(why)}{suffix}"
+                         for chat, paper, kind, watches, why in texts])
+    elif "\\" in lines:
+        lines = lines.replace("\\", "\\\\")
+    return lines.encode()
 
-    def text(value: str) -> str:
-        out = escaped.get(value)
-        if out is None:
-            out = escaped[value] = value.translate(_COPY_ESCAPES)
-        return out
 
-    return "".join([f"{chat}\t{text(paper)}\t{kind}\t{text(watches)}\t{text(why)}{suffix}"
-                    for chat, paper, kind, watches, why in _as_text(rows)]).encode()
+def _copy_value(value: str) -> str:
+    return value.translate(_COPY_ESCAPES)
 
 
 async def copy_deliveries(session: AsyncSession, lines: bytes) -> int:
