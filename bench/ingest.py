@@ -10,7 +10,10 @@ Reports: ingest wall time, deliveries created and per second, peak resident memo
 longest stall, and the /watch latencies (median, p95, max). The baseline is the first
 version's ingest (one transaction, matching and row building on the loop, hit counts watch
 by watch), kept in bench/baseline_ingest.py and run in the same process on its own fresh
-database; the ratio printed is baseline / current.
+database; the ratio printed is baseline / current. After the current run, the database
+alone is given the same rows again, in the same order and batches, with nothing else
+running (`database_alone`): the rows a second this machine's database can store at all,
+and the share of it the ingest reached.
 
     python -m bench.ingest --watches 100000
     python -m bench.ingest --watches 1000000 --no-baseline
@@ -25,8 +28,10 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import itertools
 import logging
 import resource
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -51,6 +56,7 @@ from storage.models import Chat, Watch
 
 WATCHES_PER_CHAT = 5
 STALL_STACKS = False  # --stall-stacks: print where the loop is when it stalls
+DATABASE_ALONE = True  # --no-database-alone: skip the database's own ceiling
 WATCH_PROBE = True  # --no-watch-probe: the ingest alone (a /watch preview matches every
 # recent paper again: with 2,000 new papers that is most of the CPU a /watch costs)
 
@@ -192,6 +198,59 @@ async def current_ingest(app: App, papers: list[Paper]) -> int:
     return (await app.pipeline.ingest(papers, source="bench", alert=True)).deliveries
 
 
+_COLUMNS = ("chat_id, paper_id, kind, watch_ids, why, state, attempts, next_attempt_at, "
+            "created_at")
+
+
+async def database_alone(url: str, batch_rows: int = 10_000) -> float:
+    """Rows a second the database itself stores when given the ingest's own deliveries
+    again, in the order they were written (by id), `batch_rows` a transaction as the
+    fan-out writes them, with no matching and no bot beside it: the ceiling the ingest
+    can approach on this machine. PostgreSQL: COPY text (as the fan-out sends), the
+    commits not waiting for the disk (as the fan-out's); SQLite: INSERT ... SELECT from a
+    copy of the rows, in C."""
+    if url.startswith("sqlite"):
+        return await asyncio.to_thread(_sqlite_alone, url.split(":///", 1)[1], batch_rows)
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            lines = Path(tmp) / "deliveries.copy"
+            await conn.copy_from_query(f"SELECT {_COLUMNS} FROM deliveries ORDER BY id",
+                                       output=str(lines))
+            await conn.execute("TRUNCATE deliveries")
+            await conn.execute("CHECKPOINT")
+            rows, started = 0, time.perf_counter()
+            with lines.open("rb") as source:
+                while batch := list(itertools.islice(source, batch_rows)):
+                    async with conn.transaction():
+                        await conn.execute("SET LOCAL synchronous_commit TO OFF")
+                        await conn.copy_to_table("deliveries", source=memoryview(b"".join(batch)),
+                                                 columns=_COLUMNS.split(", "), format="text")
+                    rows += len(batch)
+            return rows / (time.perf_counter() - started)
+    finally:
+        await conn.close()
+
+
+def _sqlite_alone(path: str, batch_rows: int) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute(f"CREATE TABLE again AS SELECT {_COLUMNS} FROM deliveries ORDER BY id")
+        conn.execute("DELETE FROM deliveries")
+        total = conn.execute("SELECT max(rowid) FROM again").fetchone()[0] or 0
+        started = time.perf_counter()
+        for first in range(1, total + 1, batch_rows):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"INSERT INTO deliveries ({_COLUMNS}) SELECT {_COLUMNS} FROM again "
+                         "WHERE rowid BETWEEN ? AND ?", (first, first + batch_rows - 1))
+            conn.execute("COMMIT")
+        return total / (time.perf_counter() - started)
+    finally:
+        conn.close()
+
+
 async def measure(label: str, url: str | None, watches: list[tuple[int, str]],
                   papers: list[Paper], ingest: Ingest) -> dict[str, float]:
     async with fresh_database(url) as db_url:
@@ -222,12 +281,15 @@ async def measure(label: str, url: str | None, watches: list[tuple[int, str]],
             stop.set()
             await asyncio.gather(*tasks)
             child_rss = child_peak_rss_mb(getattr(app.watches, "child_pid", 0))
+        rss = peak_rss_mb()
+        alone = await database_alone(db_url) if DATABASE_ALONE and ingest is current_ingest \
+            else 0.0
     latencies = probe.watch_latencies or [0.0]
     return {"wall": wall, "deliveries": deliveries, "per_second": deliveries / wall,
             "stall": max(probe.stalls or [0.0]), "watch_max": max(latencies),
             "watch_median": statistics.median(latencies), "watch_p95": _p95(latencies),
             "watch_count": len(latencies),
-            "rss": peak_rss_mb(), "child_rss": child_rss}
+            "rss": rss, "child_rss": child_rss, "alone": alone}
 
 
 def _p95(values: list[float]) -> float:
@@ -245,6 +307,10 @@ def show(label: str, r: dict[str, float]) -> None:
           f"peak RSS so far {r['rss']:,.0f} MB"
           + (f" + matching process {r['child_rss']:,.0f} MB" if r["child_rss"] else ""),
           flush=True)
+    if r["alone"]:
+        print(f"  the database alone, given the same rows again in the same batches: "
+              f"{r['alone']:,.0f} rows/s; the ingest reached "
+              f"{r['per_second'] / r['alone']:.0%} of it", flush=True)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -277,6 +343,8 @@ if __name__ == "__main__":
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     parser.add_argument("--no-watch-probe", dest="watch_probe", action="store_false",
                         help="send no /watch during the ingest (the ingest alone)")
+    parser.add_argument("--no-database-alone", dest="database_alone", action="store_false",
+                        help="skip storing the rows again with nothing else running")
     parser.add_argument("--stall-stacks", action="store_true",
                         help="print the event loop's stack whenever it stalls over 50 ms")
     parser.add_argument("--slow-callbacks", action="store_true",
@@ -284,4 +352,5 @@ if __name__ == "__main__":
     arguments = parser.parse_args()
     WATCH_PROBE = arguments.watch_probe
     STALL_STACKS = arguments.stall_stacks
+    DATABASE_ALONE = arguments.database_alone
     asyncio.run(main(arguments), debug=arguments.slow_callbacks)
