@@ -188,7 +188,8 @@ def plan_fan_out(index: WatchIndex, papers: Sequence[Paper], chats: array,
         for first in range(0, len(starts), batch_rows):
             rows = _rows(keys, watches, terms, starts[first:first + batch_rows],
                          ends[first:first + batch_rows], paper_ids, phrases, why_of, js)
-            yield Batch(rows) if copy_at is None else Batch(lines=copy_text(rows, copy_at))
+            yield Batch(rows) if copy_at is None else Batch(
+                lines=copy_text(rows, copy_at, json_text=True))
     finally:
         if was_enabled:
             gc.enable()

@@ -136,7 +136,7 @@ async def _driver(session: AsyncSession) -> Any:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def copy_text(rows: Sequence[DeliveryRow], now: datetime) -> bytes:
+def copy_text(rows: Sequence[DeliveryRow], now: datetime, *, json_text: bool = False) -> bytes:
     """The rows as lines of PostgreSQL's COPY text format, every column of _COLUMNS: made
     where the rows are planned (the matching process), the bot's own process then only
     passes the bytes on.
@@ -144,8 +144,9 @@ def copy_text(rows: Sequence[DeliveryRow], now: datetime) -> bytes:
     The lines are joined first and their backslashes doubled in one pass: the JSON texts
     never hold a raw tab, newline or carriage return, and a paper id that did would show
     in the count of tabs and newlines, and the lines are then made again escaping each
-    value (1.5 us a row against 0.4)."""
-    texts = _as_text(rows)
+    value (1.5 us a row against 0.4). `json_text`: the caller made watch_ids and why JSON
+    text already (the planner), so the rows need not be looked through for lists."""
+    texts = cast(Sequence[TextRow], rows) if json_text else _as_text(rows)
     stamp = now.isoformat()
     suffix = f"\tpending\t0\t{stamp}\t{stamp}\n"
     lines = "".join([f"{chat}\t{paper}\t{kind}\t{watches}\t{why}{suffix}"
