@@ -351,6 +351,39 @@ async def test_the_child_is_gone_when_the_app_closes(tmp_path):
     assert await _until(lambda: not _alive(pid), 2.0), f"child {pid} outlived the App"
 
 
+async def test_closing_while_the_child_plans_ends_it_and_the_papers_stay_marked(tmp_path):
+    """A stop in the middle of a fan-out: close() ends the busy child within its bound, the
+    ingest fails instead of hanging, and the papers not yet fanned out stay marked for the
+    next start."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pw.db'}"
+    await _store_watches(url, FakeClock())
+    papers = _papers(seed=13, n=400)
+    watcher = db.create_engine(url)
+    async with App(_config(url, "process"), clock=FakeClock()) as app:
+        await app.load_watches()
+        watches = app.watches
+        assert isinstance(watches, MatcherProcess)
+        pid = watches.child_pid
+        app.pipeline.chunk_rows = 0  # chunks of FIRST_CHUNK_PAPERS: the child stays busy
+        ingest = asyncio.create_task(app.pipeline.ingest(papers, source="test", alert=True))
+        try:
+            pending = 0
+            while not pending and not ingest.done():  # stored: the fan-out has begun
+                async with watcher.connect() as conn:
+                    pending = (await conn.execute(select(func.count()).where(
+                        PaperRow.fanout_pending.is_(True)))).scalar_one()
+                await asyncio.sleep(0.005)
+        finally:
+            await watcher.dispose()
+        assert pending and not ingest.done(), "the fan-out ended before the close"
+        await asyncio.wait_for(watches.close(), 10)  # a hang guard, not a timing
+        [outcome] = await asyncio.wait_for(asyncio.gather(ingest, return_exceptions=True), 10)
+    assert isinstance(outcome, BaseException), "the ingest went on without its child"
+    assert not _alive(pid)
+    _, _, still_pending = await _results(url)
+    assert 0 < still_pending <= len(papers)
+
+
 STOP_SECONDS = 3.0  # measured: parent and child gone 0.3-0.5 s after SIGTERM
 MARGIN = 3.0  # waited beyond it, to tell "late" from "never" in the failure
 _LOADED = re.compile(r"matching process (\d+) holds (\d+) watches")
