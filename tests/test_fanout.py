@@ -263,3 +263,36 @@ async def test_bulk_rows_keep_tabs_newlines_and_backslashes_in_any_value(app, cl
             select(Delivery.paper_id, Delivery.why))]
     assert sorted(stored) == sorted([(odd, [["title", "tab\there"]]),
                                      ("2611.00002", [["title", "plain"]])])
+
+
+async def test_follow_ups_look_up_the_alerted_chats_before_taking_the_write_lock(
+        app, console, tmp_path):
+    """Finding the chats alerted about a refreshed paper reads deliveries by paper (about
+    1 s at 5M rows): on SQLite that read runs before the store's first write, so the write
+    lock is not held during it and a /watch is not kept waiting."""
+    if not app.config.database.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL readers and writers do not block each other")
+    from sqlalchemy import event
+
+    await console.push("/watch graph neural network")
+    first = write_jsonl(tmp_path / "a.jsonl", [paper_item("2601.00040", "A graph neural network")])
+    await console.push(f"/ingest {first}")
+    async with app.sessions.begin() as session:
+        await session.execute(update(Delivery).values(state="sent"))
+    lookups: list[bool] = []  # for each read of deliveries by paper: inside a write?
+
+    def before(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().startswith("SELECT deliveries.paper_id"):
+            lookups.append(conn.connection.driver_connection.in_transaction)
+
+    event.listen(app.engine.sync_engine, "before_cursor_execute", before)
+    try:
+        refreshed = write_jsonl(tmp_path / "b.jsonl", [paper_item(
+            "2601.00040", "A graph neural network", githubRepo="https://github.com/example/g")])
+        await console.push(f"/ingest {refreshed}")
+    finally:
+        event.remove(app.engine.sync_engine, "before_cursor_execute", before)
+    assert lookups == [False]
+    async with app.sessions() as session:
+        kinds = (await session.scalars(select(Delivery.kind).where(Delivery.kind != "alert"))).all()
+    assert kinds == ["code"]  # the follow-up was still queued, in the same store
