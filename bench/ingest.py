@@ -53,6 +53,7 @@ from bot.config import Config
 from bot.types import ChatRef, Incoming, Paper
 from storage import db
 from storage.models import Chat, Watch
+from storage.repo.fanout import DELIVERY_COLUMNS
 
 WATCHES_PER_CHAT = 5
 STALL_STACKS = False  # --stall-stacks: print where the loop is when it stalls
@@ -198,8 +199,7 @@ async def current_ingest(app: App, papers: list[Paper]) -> int:
     return (await app.pipeline.ingest(papers, source="bench", alert=True)).deliveries
 
 
-_COLUMNS = ("chat_id, paper_id, kind, watch_ids, why, state, attempts, next_attempt_at, "
-            "created_at")
+_COLUMNS = ", ".join(DELIVERY_COLUMNS)
 
 
 async def database_alone(url: str, batch_rows: int = 10_000) -> float:
@@ -227,7 +227,7 @@ async def database_alone(url: str, batch_rows: int = 10_000) -> float:
                     async with conn.transaction():
                         await conn.execute("SET LOCAL synchronous_commit TO OFF")
                         await conn.copy_to_table("deliveries", source=memoryview(b"".join(batch)),
-                                                 columns=_COLUMNS.split(", "), format="text")
+                                                 columns=DELIVERY_COLUMNS, format="text")
                     rows += len(batch)
             return rows / (time.perf_counter() - started)
     finally:

@@ -294,6 +294,5 @@ class Pipeline:
                     written += await fanout.write_deliveries(session, batch.rows, now)
                 if not batches:
                     await fanout.mark_fanned_out(session, paper_ids)
-            del batch
             await self._let_others_write()
         return written

@@ -68,6 +68,20 @@ async def enqueue_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any
 _OF_CHAT = Chat.id == Delivery.chat_id
 
 
+def _sends_now(now: datetime) -> Any:
+    """The chat takes messages now: active, not muted, not held."""
+    return and_(Chat.state == "active",
+                or_(Chat.muted_until.is_(None), Chat.muted_until <= now),
+                or_(Chat.hold_until.is_(None), Chat.hold_until <= now))
+
+
+def _being_sent(chat_id: Any, now: datetime) -> Any:
+    """Some worker holds a lease on a pending row of the chat `chat_id` names."""
+    held = aliased(Delivery)
+    return exists().where(held.chat_id == chat_id, held.state == "pending",
+                          held.claimed_until >= now)
+
+
 def _due(now: datetime) -> Any:
     return and_(
         Delivery.state == "pending",
@@ -101,31 +115,26 @@ async def claim_due(session: AsyncSession, worker: str, now: datetime, lease_unt
     delivery written had to update too (the fan-out stored ~35 % fewer rows a second)."""
     await _serialize_claims(session)
     oldest = (select(Delivery.chat_id, Delivery.next_attempt_at).join(Chat, _OF_CHAT)
-              .where(_due(now), Chat.state == "active", Chat.platform.in_(platforms),
-                     or_(Chat.muted_until.is_(None), Chat.muted_until <= now),
-                     or_(Chat.hold_until.is_(None), Chat.hold_until <= now))
+              .where(_due(now), _sends_now(now), Chat.platform.in_(platforms))
               .order_by(Delivery.next_attempt_at, Delivery.id)
               .limit(max(_CLAIM_SCAN_ROWS, max_chats * _CLAIM_SCAN_PER_CHAT)).subquery())
     first_due = (select(oldest.c.chat_id, func.min(oldest.c.next_attempt_at).label("at"))
                  .group_by(oldest.c.chat_id).subquery())
     # a chat whose earlier rows another worker is still sending waits for that worker:
     # one sender per chat keeps its pacing and its hourly count right
-    busy = exists().where(Delivery.chat_id == Chat.id, Delivery.state == "pending",
-                          Delivery.claimed_until >= now)
-    chats = (select(Chat.id).join(first_due, first_due.c.chat_id == Chat.id).where(~busy)
+    chats = (select(Chat.id).join(first_due, first_due.c.chat_id == Chat.id)
+             .where(~_being_sent(Chat.id, now))
              .order_by(first_due.c.at, Chat.id).limit(max_chats))
     if session.get_bind().dialect.name == "postgresql":
         chats = chats.with_for_update(skip_locked=True, of=Chat)
     chat_ids = list(await session.scalars(chats))
     if not chat_ids:
         return []
-    claimed = aliased(Delivery)
-    # busy asked again (PostgreSQL): a chat locked just now may have been claimed by the
-    # worker that held it, whose commit this statement sees and the one above did not
-    busy_row = exists().where(claimed.chat_id == Delivery.chat_id, claimed.state == "pending",
-                              claimed.claimed_until >= now)
+    # asked again (PostgreSQL): a chat locked just now may have been claimed by the worker
+    # that held it, whose commit this statement sees and the one above did not
     ids = list(await session.scalars(
-        select(Delivery.id).where(Delivery.chat_id.in_(chat_ids), _due(now), ~busy_row)))
+        select(Delivery.id).where(Delivery.chat_id.in_(chat_ids), _due(now),
+                                  ~_being_sent(Delivery.chat_id, now))))
     await session.execute(
         update(Delivery).where(Delivery.id.in_(ids), _due(now))
         .values(claimed_by=worker, claimed_until=lease_until)
@@ -212,9 +221,7 @@ async def queue_stats(session: AsyncSession, now: datetime) -> dict[str, Any]:
     pending = Delivery.state == "pending"
     due = (await session.execute(
         select(func.count(), func.min(Delivery.next_attempt_at)).join(Chat, _OF_CHAT)
-        .where(_due(now), Chat.state == "active",
-               or_(Chat.muted_until.is_(None), Chat.muted_until <= now),
-               or_(Chat.hold_until.is_(None), Chat.hold_until <= now)))).one()
+        .where(_due(now), _sends_now(now)))).one()
     claimed = await session.scalar(select(func.count()).where(
         pending, Delivery.claimed_until >= now))
     later = await session.scalar(select(func.count()).where(

@@ -42,7 +42,7 @@ TextRow = tuple[int, str, str, str, str]  # watch_ids and why as JSON text
 _SQLITE_ROWS = 1_000 if sqlite3.sqlite_version_info >= (3, 32) else 199
 _SQLITE_DIALECT = sqlite.dialect()
 _SQLITE_DATETIME = sqlite.DATETIME()
-_COLUMNS = ("chat_id", "paper_id", "kind", "watch_ids", "why", "state", "attempts",
+DELIVERY_COLUMNS = ("chat_id", "paper_id", "kind", "watch_ids", "why", "state", "attempts",
             "next_attempt_at", "created_at")
 
 
@@ -102,7 +102,7 @@ async def write_deliveries(session: AsyncSession, rows: Sequence[DeliveryRow],
 def _sqlite_insert(count: int, stamp: str) -> str:
     """INSERT OR IGNORE of `count` rows in one statement (the constant columns inline)."""
     values = f"(?, ?, ?, ?, ?, 'pending', 0, {stamp}, {stamp})"
-    return (f"INSERT OR IGNORE INTO deliveries ({', '.join(_COLUMNS)}) VALUES "
+    return (f"INSERT OR IGNORE INTO deliveries ({', '.join(DELIVERY_COLUMNS)}) VALUES "
             + ", ".join([values] * count))
 
 
@@ -137,9 +137,9 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def copy_text(rows: Sequence[DeliveryRow], now: datetime, *, json_text: bool = False) -> bytes:
-    """The rows as lines of PostgreSQL's COPY text format, every column of _COLUMNS: made
-    where the rows are planned (the matching process), the bot's own process then only
-    passes the bytes on.
+    """The rows as lines of PostgreSQL's COPY text format, every column of
+    DELIVERY_COLUMNS: made where the rows are planned (the matching process), the bot's own
+    process then only passes the bytes on.
 
     The lines are joined first and their backslashes doubled in one pass: the JSON texts
     never hold a raw tab, newline or carriage return, and a paper id that did would show
@@ -183,26 +183,30 @@ async def copy_deliveries(session: AsyncSession, lines: bytes) -> int:
     # transactions, in order, so either the one that unmarks the papers survives with all
     # the rows before it, or the papers stay marked and their fan-out is redone
     await driver.execute("SET LOCAL synchronous_commit TO OFF")
-    # bytes would be taken for a file name: a memoryview is sent as the data
     try:
         async with driver.transaction():  # a savepoint: the session's transaction is open
-            status = await driver.copy_to_table("deliveries", source=memoryview(lines),
-                                                columns=_COLUMNS, format="text")
-        return _count(status)
+            return _count(await _copy_in(driver, "deliveries", lines))
     except asyncpg.UniqueViolationError:
         pass
     await driver.execute(
         "CREATE TEMP TABLE IF NOT EXISTS delivery_lines (chat_id int, paper_id varchar(64), "
         "kind varchar(16), watch_ids json, why json, state varchar(16), attempts int, "
         "next_attempt_at timestamptz, created_at timestamptz) ON COMMIT DELETE ROWS")
-    await driver.copy_to_table("delivery_lines", source=memoryview(lines), columns=_COLUMNS,
-                               format="text")
-    columns = ", ".join(_COLUMNS)
+    await _copy_in(driver, "delivery_lines", lines)
+    columns = ", ".join(DELIVERY_COLUMNS)
     status = await driver.execute(
         f"INSERT INTO deliveries ({columns}) SELECT {columns} FROM delivery_lines "
         "ON CONFLICT (chat_id, paper_id, kind) DO NOTHING")
     await driver.execute("TRUNCATE delivery_lines")
     return _count(status)
+
+
+async def _copy_in(driver: Any, table: str, lines: bytes) -> str:
+    """COPY `copy_text` lines into `table`; asyncpg's status, "COPY n"."""
+    # bytes would be taken for a file name: a memoryview is sent as the data
+    status: str = await driver.copy_to_table(table, source=memoryview(lines),
+                                             columns=DELIVERY_COLUMNS, format="text")
+    return status
 
 
 def _count(status: str) -> int:
