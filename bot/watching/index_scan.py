@@ -11,13 +11,14 @@ categories are exact-key lookups beside the trie.
 """
 from __future__ import annotations
 
-from bot.types import MatchHit, Paper
+from bot.types import Paper
 from bot.watching.highlight import author_has
 from bot.watching.index_tables import (
     _CODES_IN,
     _MASK_OF_CODE,
     _NAMES_OF,
     _SHIFT,
+    Group,
     IndexTables,
     Terms,
 )
@@ -99,13 +100,14 @@ class IndexScanner(IndexTables):
             if extra:
                 joined[i] = (joined[i] or ()) + tuple(extra)
 
-    def _collect_text(self, found: dict[int, int], hits: list[MatchHit],
+    def _collect_text(self, found: dict[int, int], groups: list[Group],
                       candidates: set[int], truth: dict[int, Terms | None]) -> None:
-        """Hits of single-term watches on the phrases found; boolean ones to evaluate."""
+        """Single-term watches on the phrases found, as groups; boolean ones to evaluate."""
         terminal = self._terminal
         simple_get = self._simple.get
         trigger_get = self._trigger.get
         display = self._display
+        add_group = groups.append
         for state, mask in found.items():
             codes = terminal[state] & 7
             if not codes:
@@ -119,7 +121,7 @@ class IndexScanner(IndexTables):
                 terms = truth[leaf] = tuple([(name, text) for name in _NAMES_OF[hit_mask]])
                 watchers = simple_get(leaf)
                 if watchers is not None:
-                    self._hits(leaf, watchers, terms, hits)
+                    add_group((leaf, watchers, terms))
                 triggered = trigger_get(leaf)
                 if triggered is not None:
                     if isinstance(triggered, int):
@@ -127,12 +129,12 @@ class IndexScanner(IndexTables):
                     else:
                         candidates.update(triggered)
 
-    def _collect_leaf(self, leaf: int, terms: Terms, hits: list[MatchHit],
+    def _collect_leaf(self, leaf: int, terms: Terms, groups: list[Group],
                       candidates: set[int]) -> None:
-        """Hits of single-term watches on an author/category leaf; groups to evaluate."""
+        """Single-term watches on an author/category leaf, as a group; groups to evaluate."""
         watchers = self._simple.get(leaf)
         if watchers is not None:
-            self._hits(leaf, watchers, terms, hits)
+            groups.append((leaf, watchers, terms))
         triggered = self._trigger.get(leaf)
         if triggered is not None:
             if isinstance(triggered, int):

@@ -34,6 +34,10 @@ _BIG_LIST = 64  # watcher lists longer than this become sets (O(1) removal)
 
 Terms = tuple[tuple[str, str], ...]
 Compiled = int | tuple  # leaf id, ~leaf id (negated), or (_AND | _OR | _ANY, *children)
+Members = int | list[int] | set[int]
+# The watches that hit a paper the same way: (leaf id, or ~group id for a boolean query;
+# the member list of its watches, as the index holds it; the terms found)
+Group = tuple[int, Members, Terms]
 
 
 def _add_member(table: dict, key: int, member: int) -> None:

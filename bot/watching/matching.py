@@ -45,6 +45,7 @@ from bot.watching.index_tables import (
     _ANY,
     _KEYWORDS,
     _TITLE,
+    Group,
     _add_member,
     _Display,
     _remove_member,
@@ -154,7 +155,22 @@ class WatchIndex(IndexBuilder, IndexScanner):
                     out[paper.id] = hits
         return out
 
+    def match_groups(self, paper: Paper) -> list[Group]:
+        """The paper's hits as groups: (key, the watches, the terms), the watches of a
+        phrase, author or category, or of one boolean query, that hit it the same way.
+
+        The fan-out's form: a day at 1M watches is ~5 M hits in ~1.7 M groups, and one
+        MatchHit per hit was most of the matching time. The member lists are the index's
+        own: read them before the index changes, and never change them."""
+        return self._match_groups(paper)
+
     def _match(self, paper: Paper) -> list[MatchHit]:
+        hits: list[MatchHit] = []
+        for key, watchers, terms in self._match_groups(paper):
+            self._hits(key, watchers, terms, hits)
+        return hits
+
+    def _match_groups(self, paper: Paper) -> list[Group]:
         if self._stale:
             self._cache = _SymbolCache(self._symbols_for)
             self._starters = set()
@@ -175,16 +191,17 @@ class WatchIndex(IndexBuilder, IndexScanner):
             for state in in_keywords:
                 found[state] = found.get(state, 0) | _KEYWORDS
         other = self._match_other(paper) if self._other else {}
-        hits: list[MatchHit] = []
+        groups: list[Group] = []
         candidates: set[int] = set()
         truth = _Truth(found, self._display)
         truth.update(other)
-        self._collect_text(found, hits, candidates, truth)
+        self._collect_text(found, groups, candidates, truth)
         for leaf, terms in other.items():
-            self._collect_leaf(leaf, terms, hits, candidates)
+            self._collect_leaf(leaf, terms, groups, candidates)
         if candidates:
             queries = self._group_query
             watchers = self._group_watchers
+            add_group = groups.append
             for group in candidates:
                 query = queries[group]
                 assert isinstance(query, tuple)  # a group is a boolean query
@@ -200,8 +217,8 @@ class WatchIndex(IndexBuilder, IndexScanner):
                 if found_terms is not None:
                     terms = (tuple(dict.fromkeys(found_terms)) if len(found_terms) > 1
                              else tuple(found_terms))
-                    self._hits(~group, watchers[group], terms, hits)
-        return hits
+                    add_group((~group, watchers[group], terms))
+        return groups
 
     def stats(self) -> dict[str, int]:
         """Sizes of the index, for logs and the benchmark."""
@@ -230,9 +247,10 @@ def matching_papers(query: Query, papers: Iterable[Paper],
     index.add(0, query)
     condition = Prefilter.of(index) if prefilter else None
     if condition is None:
-        return [paper for paper in papers if index._match(paper)]
+        return [paper for paper in papers if index._match_groups(paper)]
     admits = condition.admits
     if texts is None:
-        return [paper for paper in papers if admits(paper_text(paper)) and index._match(paper)]
+        return [paper for paper in papers
+                if admits(paper_text(paper)) and index._match_groups(paper)]
     return [paper for paper, text in zip(papers, texts, strict=True)
-            if admits(text) and index._match(paper)]
+            if admits(text) and index._match_groups(paper)]
