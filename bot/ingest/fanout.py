@@ -138,7 +138,7 @@ class _Hits:
         add_id, add_ids, add_size, add_phrase = ids.append, ids.extend, sizes.append, \
             group_phrases.append
         for _, members, terms in groups:
-            if members.__class__ is int:
+            if isinstance(members, int):
                 add_id(members)
                 add_size(1)
             else:
