@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -131,6 +132,11 @@ class PaperRow(Base):
     updated_at: Mapped[datetime]
 
 
+# the rows of ix_deliveries_sent_alerts; a query must name them in these words (literals,
+# not parameters) for either database to use the index
+SENT_ALERTS = "deliveries.state = 'sent' AND deliveries.kind = 'alert'"
+
+
 class Delivery(Base):
     """The outbox and the sent history: one row per (recipient, paper)."""
 
@@ -139,6 +145,10 @@ class Delivery(Base):
         UniqueConstraint("chat_id", "paper_id", "kind", name="uq_deliveries_chat_paper_kind"),
         # claiming reads the oldest due rows; one chat's rows are found by the unique rule
         Index("ix_deliveries_due", "state", "next_attempt_at"),
+        # follow-ups find the chats alerted about a paper; partial, so the fan-out's
+        # pending rows are not in it and only a send adds an entry (migration 0012)
+        Index("ix_deliveries_sent_alerts", "paper_id",
+              sqlite_where=text(SENT_ALERTS), postgresql_where=text(SENT_ALERTS)),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),

@@ -22,12 +22,12 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.types import Paper
-from storage.models import Chat, Delivery, PaperRow, Watch
+from storage.models import SENT_ALERTS, Chat, Delivery, PaperRow, Watch
 from storage.repo.papers import paper_from_row
 
 # (chat_id, paper_id, kind, watch_ids, why) — the rest of a delivery row is the same for all
@@ -258,15 +258,24 @@ async def papers_to_fan_out(session: AsyncSession, limit: int = 5000) -> list[Pa
 async def alerted_chats(session: AsyncSession, paper_ids: Iterable[str]
                         ) -> dict[str, list[tuple[int, frozenset[str]]]]:
     """For each paper: the active chats that were sent an alert about it, with the follow-up
-    kinds each chat wants."""
+    kinds each chat wants.
+
+    Read from the partial index of sent alerts (storage.models.SENT_ALERTS), with its
+    condition in its own words (literals: with parameters neither database could tell that
+    the index holds the rows asked for). PostgreSQL's statistics choose it, since nearly
+    every row is sent; SQLite keeps none unless told to and would rather read the due
+    index for state = 'sent', which is every sent row, so it is named there."""
     ids = list(paper_ids)
+    indexed = " INDEXED BY ix_deliveries_sent_alerts" if (
+        session.get_bind().dialect.name == "sqlite") else ""
+    statement = text(
+        f"SELECT deliveries.paper_id, chats.id, chats.followups FROM deliveries{indexed} "
+        "JOIN chats ON chats.id = deliveries.chat_id "
+        f"WHERE deliveries.paper_id IN :ids AND {SENT_ALERTS} AND chats.state = 'active'"
+    ).bindparams(bindparam("ids", expanding=True))
     out: dict[str, list[tuple[int, frozenset[str]]]] = {}
     for start in range(0, len(ids), 900):
-        rows = await session.execute(
-            select(Delivery.paper_id, Chat.id, Chat.followups)
-            .join(Chat, Chat.id == Delivery.chat_id)
-            .where(Delivery.paper_id.in_(ids[start:start + 900]), Delivery.kind == "alert",
-                   Delivery.state == "sent", Chat.state == "active"))
+        rows = await session.execute(statement, {"ids": ids[start:start + 900]})
         for paper_id, chat_id, wanted in rows:
             kinds = frozenset(k for k in (wanted or "").split(",") if k)
             out.setdefault(paper_id, []).append((chat_id, kinds))
