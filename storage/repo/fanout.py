@@ -274,10 +274,13 @@ async def alerted_chats(session: AsyncSession, paper_ids: Iterable[str]
         f"WHERE deliveries.paper_id IN :ids AND {SENT_ALERTS} AND chats.state = 'active'"
     ).bindparams(bindparam("ids", expanding=True))
     out: dict[str, list[tuple[int, frozenset[str]]]] = {}
+    kinds_of: dict[str | None, frozenset[str]] = {}  # most chats have the same setting
     for start in range(0, len(ids), 900):
         rows = await session.execute(statement, {"ids": ids[start:start + 900]})
         for paper_id, chat_id, wanted in rows:
-            kinds = frozenset(k for k in (wanted or "").split(",") if k)
+            kinds = kinds_of.get(wanted)
+            if kinds is None:
+                kinds = kinds_of[wanted] = frozenset(k for k in (wanted or "").split(",") if k)
             out.setdefault(paper_id, []).append((chat_id, kinds))
     return out
 
