@@ -38,7 +38,7 @@ from collections import Counter
 from pathlib import Path
 
 from bot.types import Paper
-from bot.watching.matching import WatchIndex
+from bot.watching.matching import WatchIndex, collector_paused
 from bot.watching.query import Query, QueryError, parse
 from bot.watching.text import normalize_words
 from tests.reference_matcher import reference_match
@@ -349,17 +349,12 @@ def time_groups(index: WatchIndex, papers: list[Paper]) -> tuple[float, int]:
     boolean query that hit a paper the same way), no object per hit, the collector paused.
     Returns the seconds and the hits the groups hold."""
     hits = 0
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         started = time.perf_counter()
         for paper in papers:
             for _, members, _ in index.match_groups(paper):
                 hits += 1 if isinstance(members, int) else len(members)
         return time.perf_counter() - started, hits
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def live_changes(index: WatchIndex, corpus: Corpus,
@@ -448,8 +443,7 @@ def run(sizes: list[int], paper_count: int, backfill: int, sample_pairs: int,
         stats = index.stats()
         rows.append((size, parse_s, build_s, start_s, memory, rss, scan_s, match_s, again_s,
                      grouped_s, len(papers) / grouped_s, matches, reference_s / match_s, add_ms,
-                     remove_ms,
-                     p99_ms, compared, mismatches))
+                     remove_ms, p99_ms, compared, mismatches))
         print(f"# {size:,} watches ({refused} refused): {stats}; papers with a hit: "
               f"{len(hits):,}/{len(papers):,}; {matches / size:.2f} matches per watch; "
               f"reference ~{reference_s:,.0f} s extrapolated from {per_pair * 1e6:.1f} µs "
@@ -468,8 +462,7 @@ def run(sizes: list[int], paper_count: int, backfill: int, sample_pairs: int,
           "| /watch ms | /unwatch ms | p99 ms | sample (mismatches) |")
     print("|" + "---:|" * 17)
     for (size, parse_s, build_s, start_s, memory, rss, scan_s, match_s, again_s, grouped_s,
-         rate,
-         matches, speedup, add_ms, remove_ms, p99_ms, compared, mismatches) in rows:
+         rate, matches, speedup, add_ms, remove_ms, p99_ms, compared, mismatches) in rows:
         print(f"| {size:,} | {parse_s:.1f} | {build_s:.1f} | {start_s:.1f} | {memory:,.0f} "
               f"| {rss:,.0f} | {scan_s:.2f} | {match_s:.2f} | {again_s:.2f} | {grouped_s:.2f} "
               f"| {rate:,.0f} "

@@ -21,7 +21,6 @@ yet (made after the paper was stored) are skipped.
 
 from __future__ import annotations
 
-import gc
 import json
 import pickle
 from array import array
@@ -33,7 +32,7 @@ import numpy as np
 
 from bot.types import Paper
 from bot.watching.index_tables import Group
-from bot.watching.matching import WatchIndex
+from bot.watching.matching import WatchIndex, collector_paused
 from storage.repo.fanout import copy_text
 
 # (chat_id, paper_id, kind, watch_ids, why) as storage.repo.fanout writes it; watch_ids and
@@ -183,11 +182,9 @@ def plan_fan_out(index: WatchIndex, papers: Sequence[Paper], chats: array,
     ordered = sorted(papers, key=lambda p: p.id)
     paper_ids = [p.id for p in ordered]
     hits = _Hits(len(paper_ids), chats, inactive)
-    was_enabled = gc.isenabled()
     # Thousands of acyclic tuples per paper and batch: a collection would walk them all,
     # and re-enabling the collector after each paper with its groups alive cost 2.7 s a day
-    gc.disable()
-    try:
+    with collector_paused():
         for position, paper in enumerate(ordered):
             groups = index.match_groups(paper)
             if groups:
@@ -207,9 +204,6 @@ def plan_fan_out(index: WatchIndex, papers: Sequence[Paper], chats: array,
                          ends[first:first + batch_rows], paper_ids, phrases, why_of, js)
             yield Batch(rows) if copy_at is None else Batch(
                 lines=copy_text(rows, copy_at, json_text=True))
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _rows(keys: np.ndarray, watches: np.ndarray, terms: np.ndarray, starts: np.ndarray,

@@ -57,7 +57,7 @@ from bot.watching.text import normalize_words
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while hits are made.
 
     A day's matching makes hundreds of thousands of small acyclic objects (MatchHit); each
@@ -142,13 +142,13 @@ class WatchIndex(IndexBuilder, IndexScanner):
 
     def match(self, paper: Paper) -> list[MatchHit]:
         """Every watch the paper satisfies, with the phrases found per field."""
-        with _collector_paused():
+        with collector_paused():
             return self._match(paper)
 
     def match_many(self, papers: Iterable[Paper]) -> dict[str, list[MatchHit]]:
         """paper id -> hits, for the papers with at least one hit."""
         out: dict[str, list[MatchHit]] = {}
-        with _collector_paused():
+        with collector_paused():
             for paper in papers:
                 hits = self._match(paper)
                 if hits:
@@ -162,15 +162,6 @@ class WatchIndex(IndexBuilder, IndexScanner):
         The fan-out's form: a day at 1M watches is ~5 M hits in ~1.7 M groups, and one
         MatchHit per hit was most of the matching time. The member lists are the index's
         own: read them before the index changes, and never change them."""
-        return self._match_groups(paper)
-
-    def _match(self, paper: Paper) -> list[MatchHit]:
-        hits: list[MatchHit] = []
-        for key, watchers, terms in self._match_groups(paper):
-            self._hits(key, watchers, terms, hits)
-        return hits
-
-    def _match_groups(self, paper: Paper) -> list[Group]:
         if self._stale:
             self._cache = _SymbolCache(self._symbols_for)
             self._starters = set()
@@ -220,6 +211,12 @@ class WatchIndex(IndexBuilder, IndexScanner):
                     add_group((~group, watchers[group], terms))
         return groups
 
+    def _match(self, paper: Paper) -> list[MatchHit]:
+        hits: list[MatchHit] = []
+        for key, watchers, terms in self.match_groups(paper):
+            self._hits(key, watchers, terms, hits)
+        return hits
+
     def stats(self) -> dict[str, int]:
         """Sizes of the index, for logs and the benchmark."""
         return {
@@ -247,10 +244,10 @@ def matching_papers(query: Query, papers: Iterable[Paper],
     index.add(0, query)
     condition = Prefilter.of(index) if prefilter else None
     if condition is None:
-        return [paper for paper in papers if index._match_groups(paper)]
+        return [paper for paper in papers if index.match_groups(paper)]
     admits = condition.admits
     if texts is None:
         return [paper for paper in papers
-                if admits(paper_text(paper)) and index._match_groups(paper)]
+                if admits(paper_text(paper)) and index.match_groups(paper)]
     return [paper for paper, text in zip(papers, texts, strict=True)
-            if admits(text) and index._match_groups(paper)]
+            if admits(text) and index.match_groups(paper)]
